@@ -1,0 +1,1 @@
+"""Ohm: an open-source customer information system for public-power electric utilities."""

@@ -1,0 +1,1 @@
+"""Service agreements: an account taking service at a service point on a rate."""

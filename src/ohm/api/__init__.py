@@ -1,0 +1,1 @@
+"""The REST API for integrations (django-ninja, token auth) (interfaces)."""

@@ -1,0 +1,1 @@
+"""Command-line and scheduled work: demo data, benchmarks, serving, batch jobs (interfaces)."""

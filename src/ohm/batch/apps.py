@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BatchConfig(AppConfig):
+    name = "ohm.batch"
+    label = "batch"

@@ -1,0 +1,1 @@
+"""The CSR console: server-rendered pages with htmx (interfaces)."""

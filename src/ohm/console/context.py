@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def console(request):
+    return {"utility_name": settings.UTILITY_NAME}

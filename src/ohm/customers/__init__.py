@@ -1,0 +1,1 @@
+"""Persons, customer accounts, the people on an account, alerts and interactions."""

@@ -1,0 +1,1 @@
+"""Meters, their channels and installation history; meter data arrives in a later issue."""

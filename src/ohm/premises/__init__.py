@@ -1,0 +1,1 @@
+"""Premises (service addresses) and their service points."""

@@ -1,0 +1,36 @@
+"""Production profile: refuses to start with the demo secrets; passes ``check --deploy``."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ohm.settings import *  # noqa: F403
+
+DEBUG = False
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set in production.")
+    return value
+
+
+SECRET_KEY = _required("OHM_SECRET_KEY")
+FIELD_ENCRYPTION_KEYS = [k for k in _required("OHM_FIELD_KEYS").split(",") if k]
+ALLOWED_HOSTS = [h for h in _required("OHM_ALLOWED_HOSTS").split(",") if h]
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = 31_536_000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = False

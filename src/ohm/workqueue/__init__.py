@@ -1,0 +1,1 @@
+"""Work items: exceptions and approvals that a person must see and resolve."""
