@@ -1,10 +1,9 @@
-from django.urls import path
+"""Console URLs: the shell, search and account page (urls_core) and the record and work
+queue pages (urls_records)."""
 
-from ohm.console import views
+from ohm.console.urls_core import urlpatterns as core_patterns
+from ohm.console.urls_records import urlpatterns as record_patterns
 
 app_name = "console"
 
-urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", views.login_view, name="login"),
-]
+urlpatterns = core_patterns + record_patterns
