@@ -95,7 +95,7 @@ TEMPLATES = [
 
 
 def _database_from_url(url: str) -> dict:
-    config = dj_database_url.parse(url, conn_max_age=60)
+    config = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Durable and concurrent enough for a small utility: WAL lets readers run beside the
         # one writer; IMMEDIATE takes the write lock at BEGIN so two writers queue instead of
@@ -148,6 +148,9 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
 AXES_VERBOSE = False
+# Lock by username only: a call centre's CSRs share one office address, and locking that
+# address after five typos would lock every CSR out. Rate-limit by address at the proxy.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; the utility's zone is UTILITY_TIME_ZONE

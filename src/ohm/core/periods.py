@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Generic, TypeVar
-
-T = TypeVar("T", date, datetime)
 
 
 class InvalidPeriod(ValueError):
@@ -15,7 +12,7 @@ class InvalidPeriod(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Period(Generic[T]):
+class Period[T: (date, datetime)]:
     start: T
     end: T | None = None
 

@@ -53,7 +53,7 @@ class Banner:
     severity: str  # "danger" or "warning" or "info"
 
 
-_SEVERITY = {
+_SEVERITY: dict[str, str] = {
     AccountAlert.Kind.LIFE_SUPPORT: "danger", AccountAlert.Kind.SAFETY: "danger",
     AccountAlert.Kind.BANKRUPTCY: "danger", AccountAlert.Kind.FRAUD: "danger",
     AccountAlert.Kind.CASH_ONLY: "warning", AccountAlert.Kind.DISPUTE: "warning",

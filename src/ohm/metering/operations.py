@@ -13,7 +13,7 @@ from ohm.metering.models import Meter, MeterChannel, MeterInstallation
 from ohm.premises.models import ServicePoint
 
 #: What a new meter measures unless told otherwise, by kind.
-DEFAULT_CHANNELS = {
+DEFAULT_CHANNELS: dict[str, list[tuple[int, str, int | None]]] = {
     Meter.Kind.AMI: [(1, MeterChannel.Measure.KWH_DELIVERED, 60), (2, MeterChannel.Measure.KWH_RECEIVED, 60)],
     Meter.Kind.MANUAL: [(1, MeterChannel.Measure.KWH_DELIVERED, None)],
 }
@@ -31,7 +31,7 @@ def register_meter(
     meter = Meter(serial=serial, make=make, model=model, kind=kind, form=form, multiplier=multiplier, dials=dials)
     meter.full_clean()
     meter.save()
-    specs = channels or [(n, m, interval_minutes or every if every else None) for n, m, every in DEFAULT_CHANNELS[Meter.Kind(kind)]]
+    specs = channels or [(n, m, (interval_minutes or every) if every else None) for n, m, every in DEFAULT_CHANNELS[kind]]
     MeterChannel.objects.bulk_create([MeterChannel(meter=meter, number=n, measure=m, interval_minutes=every) for n, m, every in specs])
     audit.record("metering.meter.registered", subject=meter, actor=actor, at=at, after={"serial": serial, "kind": kind, "multiplier": multiplier})
     return meter

@@ -19,7 +19,7 @@ from ohm.premises.models import Premise, ServicePoint
 from ohm.search import normalize
 from ohm.search.models import SearchDocument, SearchToken
 
-_RANK = {Account.Status.ACTIVE: 0, Account.Status.PENDING: 1, Account.Status.FINAL: 1, Account.Status.CLOSED: 2}
+_RANK: dict[str, int] = {Account.Status.ACTIVE: 0, Account.Status.PENDING: 1, Account.Status.FINAL: 1, Account.Status.CLOSED: 2}
 _OPEN_SA = ["pending_start", "active", "pending_stop"]
 
 
@@ -41,7 +41,7 @@ def accounts_touched(subject, account_id: int | None) -> set[int]:
 
 
 def on_domain_event(sender, *, event: str, subject, account_id: int | None, **kwargs) -> None:
-    if not event.split(".", 1)[0] in {"customers", "premises", "metering", "agreements"}:
+    if event.split(".", 1)[0] not in {"customers", "premises", "metering", "agreements"}:
         return
     ids = accounts_touched(subject, account_id)
     if ids:
@@ -107,7 +107,7 @@ def _build(ids: list[int]) -> tuple[list[SearchDocument], dict[int, set[str]]]:
         people = persons.get(account_id, [])
         main = next((p for link, p in people if link.role == AccountPerson.Role.MAIN and link.end_date is None), people[0][1] if people else None)
         phone = email = ""
-        for link, person in people:
+        for _link, person in people:
             words.update(normalize.word_tokens(person.display_name))
             for ph in person.phones.all():
                 words.update(normalize.phone_tokens(ph.number))
@@ -129,7 +129,8 @@ def _build(ids: list[int]) -> tuple[list[SearchDocument], dict[int, set[str]]]:
             for serial in meters.get(point.pk, []):
                 serials.append(serial)
                 words.update(normalize.word_tokens(serial))
-        shown = (open_points.get(account_id) or service_points or [None])[0]
+        candidates = open_points.get(account_id) or service_points
+        shown = candidates[0] if candidates else None
         docs.append(
             SearchDocument(
                 account_id=account_id, account_number=account.number,
