@@ -11,7 +11,9 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
-_AMOUNT = re.compile(r"^\s*(?P<sign>[-+])?\$?\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d{0,2}))?\s*$")
+_AMOUNT = re.compile(
+    r"^\s*(?P<sign>[-+])?\$?\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d{0,2}))?\s*$"
+)
 
 
 class InvalidAmount(ValueError):
@@ -22,7 +24,9 @@ def to_cents(amount: Decimal) -> int:
     """Dollars (unrounded Decimal) to integer cents, rounding half away from zero to the cent."""
     if not isinstance(amount, Decimal):
         raise TypeError(f"to_cents takes a Decimal, not {type(amount).__name__}")
-    return int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # Quantize the amount itself: dividing by CENT first rounds to the context precision
+    # (28 digits, half-even) and then rounds again, so 0.00499…9 (30 digits) became 1 cent.
+    return int(amount.quantize(CENT, rounding=ROUND_HALF_UP).scaleb(2))
 
 
 def to_dollars(cents: int) -> Decimal:
