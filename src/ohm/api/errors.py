@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -64,5 +66,5 @@ def _validation_error(request: HttpRequest, exc: Exception, api: NinjaAPI) -> Ht
 
 
 def install(api: NinjaAPI) -> None:
-    api.add_exception_handler(AuthenticationError, _unauthorized)
-    api.add_exception_handler(ValidationError, _validation_error)
+    api.add_exception_handler(AuthenticationError, partial(_unauthorized, api=api))
+    api.add_exception_handler(ValidationError, partial(_validation_error, api=api))
