@@ -54,7 +54,8 @@ def get_premise(request: HttpRequest, number: str):
 
 
 def _service_point(point: ServicePoint) -> dict:
-    installation = point.current_installations[0] if point.current_installations else None
+    current = point.current_installations  # type: ignore[attr-defined]  # Prefetch to_attr
+    installation = current[0] if current else None
     return {
         "number": point.number,
         "meter_location": point.meter_location,
