@@ -73,7 +73,9 @@ class TestTwoStepSignIn:
     def test_lets_the_user_in_with_the_current_code(self, client, device):
         client.post(LOGIN, {"username": "casey", "password": PASSWORD})
 
-        response = client.post(reverse("console:login_verify"), {"code": _code(device), "next": "/console/search/"})
+        response = client.post(
+            reverse("console:login_verify"), {"code": _code(device), "next": "/console/search/"}
+        )
 
         assert response.status_code == 302
         assert response.url == "/console/search/"

@@ -13,7 +13,12 @@ class OTPCodeForm(forms.Form):
         min_length=6,
         max_length=6,
         widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]{6}", "autofocus": True}
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": "[0-9]{6}",
+                "autofocus": True,
+            }
         ),
     )
 
@@ -27,17 +32,26 @@ class OTPCodeForm(forms.Form):
 class InteractionForm(forms.Form):
     """Channel, reason, note and (optionally) which person on the account called."""
 
-    channel = forms.ChoiceField(choices=Interaction.Channel.choices, initial=Interaction.Channel.PHONE)
-    reason = forms.ChoiceField(choices=())
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000)
-    person = forms.TypedChoiceField(choices=(), required=False, coerce=int, empty_value=None, label="Who")
+    channel = forms.ChoiceField(
+        choices=Interaction.Channel.choices, initial=Interaction.Channel.PHONE
+    )
+    reason = forms.ChoiceField(choices=(), widget=forms.Select(attrs={"autofocus": True}))
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000
+    )
+    person = forms.TypedChoiceField(
+        choices=(), required=False, coerce=int, empty_value=None, label="Who"
+    )
 
     def __init__(self, *args, persons=(), **kwargs):
         super().__init__(*args, **kwargs)
         reasons = InteractionReason.objects.filter(is_active=True).values_list("code", "label")
         self.fields["reason"].choices = [("", "Choose a reason…"), *reasons]
         self.persons = {p.pk: p for p in persons}
-        self.fields["person"].choices = [("", "—"), *((pk, p.display_name) for pk, p in self.persons.items())]
+        self.fields["person"].choices = [
+            ("", "—"),
+            *((pk, p.display_name) for pk, p in self.persons.items()),
+        ]
 
     def selected_person(self):
         return self.persons.get(self.cleaned_data.get("person"))

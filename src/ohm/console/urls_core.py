@@ -10,5 +10,7 @@ urlpatterns = [
     path("mfa/", auth.mfa_setup_view, name="mfa"),
     path("search/", search.search, name="search"),
     path("accounts/<str:number>/", account.account_page, name="account"),
-    path("accounts/<str:number>/interactions/new/", account.log_interaction, name="log_interaction"),
+    path(
+        "accounts/<str:number>/interactions/new/", account.log_interaction, name="log_interaction"
+    ),
 ]

@@ -62,13 +62,17 @@ def _premises(account: Account, agreements) -> list[PremiseView]:
         premise.points.setdefault(point.pk, ServicePointView(point)).agreements.append(agreement)
     points = {pk: view for p in premises.values() for pk, view in p.points.items()}
     if points:
-        installations = metering_queries.list_installations(service_point_ids=list(points)).order_by("-installed_at")
+        installations = metering_queries.list_installations(
+            service_point_ids=list(points)
+        ).order_by("-installed_at")
         for installation in installations:
             points[installation.service_point_id].installations.append(installation)
     return list(premises.values())
 
 
-def _interactions_context(request, account: Account, *, form: InteractionForm | None = None) -> dict:
+def _interactions_context(
+    request, account: Account, *, form: InteractionForm | None = None
+) -> dict:
     rows = list(customer_queries.list_interactions(account=account)[: INTERACTIONS_SHOWN + 1])
     return {
         "account": account,
@@ -91,13 +95,28 @@ def account_page(request, number: str):
         "today": today,
         "banners": customer_queries.list_banners(account=account, as_of=today),
         "links": links,
-        "main_person": next((link.person for link in links if link.role == AccountPerson.Role.MAIN), None),
+        "main_person": next(
+            (link.person for link in links if link.role == AccountPerson.Role.MAIN), None
+        ),
         "agreements": agreements,
         "premises": _premises(account, agreements),
-        "work_items": [w for w in work_queries.list_account_work(account_id=account.pk)[:20] if not w.is_closed],
+        "work_items": [
+            w for w in work_queries.list_account_work(account_id=account.pk)[:20] if not w.is_closed
+        ],
+        "notify_by": [
+            name
+            for name, on in (
+                ("Email", account.notify_by_email),
+                ("Text", account.notify_by_sms),
+                ("Mail", account.notify_by_mail),
+            )
+            if on
+        ],
         "can_see_sensitive": request.user.has_perm("core.view_sensitive"),
         "can_see_audit": can_see_audit,
-        "audit_events": list(AuditEvent.objects.filter(account_id=account.pk)[:AUDIT_EVENTS_SHOWN]) if can_see_audit else [],
+        "audit_events": list(AuditEvent.objects.filter(account_id=account.pk)[:AUDIT_EVENTS_SHOWN])
+        if can_see_audit
+        else [],
     }
     remember_viewed(request, account.number)
     return render(request, "console/account.html", context)
@@ -110,7 +129,10 @@ def log_interaction(request, number: str):
     (htmx), or go back to the account page (plain form post)."""
     account = _account_or_404(number)
     today = localdate(clock.now())
-    persons = [link.person for link in customer_queries.list_current_account_persons(account=account, as_of=today)]
+    persons = [
+        link.person
+        for link in customer_queries.list_current_account_persons(account=account, as_of=today)
+    ]
     form = InteractionForm(request.POST or None, persons=persons)
     status = 200
     if request.method == "POST":
@@ -130,10 +152,18 @@ def log_interaction(request, number: str):
             else:
                 if not request.htmx:
                     return redirect("console:account", number=account.number)
-                return render(request, "console/partials/core_interactions.html", _interactions_context(request, account))
+                return render(
+                    request,
+                    "console/partials/core_interactions.html",
+                    _interactions_context(request, account),
+                )
         status = 422
     context = _interactions_context(request, account, form=form)
-    template = "console/partials/core_interactions.html" if request.htmx else "console/account_interaction.html"
+    template = (
+        "console/partials/core_interactions.html"
+        if request.htmx
+        else "console/account_interaction.html"
+    )
     return render(request, template, context, status=status)
 
 

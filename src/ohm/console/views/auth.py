@@ -27,7 +27,9 @@ from ohm.core import audit, clock
 def needs_second_factor(user) -> bool:
     """Signed in with a password but not yet with the TOTP code their confirmed device asks."""
     # OTPMiddleware sets otp_device on request.user; a user fresh from the password form has none.
-    return getattr(user, "otp_device", None) is None and django_otp.user_has_device(user, confirmed=True)
+    return getattr(user, "otp_device", None) is None and django_otp.user_has_device(
+        user, confirmed=True
+    )
 
 
 def _verify_url(next_url: str) -> str:
@@ -67,7 +69,9 @@ class StaffRequiredMixin:
 
 def _next_url(request, default: str) -> str:
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -102,8 +106,12 @@ def verify_view(request):
         if device is not None:
             django_otp.login(request, device)
             return redirect(_next_url(request, home))
-        form.add_error("code", "That code is wrong or has expired: enter the code your app shows now.")
-    return render(request, "console/mfa_verify.html", {"form": form, "next": _next_url(request, home)})
+        form.add_error(
+            "code", "That code is wrong or has expired: enter the code your app shows now."
+        )
+    return render(
+        request, "console/mfa_verify.html", {"form": form, "next": _next_url(request, home)}
+    )
 
 
 def _qr_svg(data: str) -> str:
@@ -130,8 +138,13 @@ def mfa_setup_view(request):
             device.save(update_fields=["confirmed"])
             django_otp.login(request, device)
             audit.record("console.mfa.enabled", subject=None, actor=user, at=clock.now())
-            return render(request, "console/mfa_setup.html", {"confirmed": device, "just_confirmed": True})
-        form.add_error("code", "That code does not match: check the phone's clock and enter the code shown now.")
+            return render(
+                request, "console/mfa_setup.html", {"confirmed": device, "just_confirmed": True}
+            )
+        form.add_error(
+            "code",
+            "That code does not match: check the phone's clock and enter the code shown now.",
+        )
     context = {
         "form": form,
         "secret": base64.b32encode(device.bin_key).decode(),

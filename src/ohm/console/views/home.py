@@ -27,8 +27,15 @@ def home(request):
     now = clock.now()
     team_ids = list(request.user.groups.values_list("id", flat=True))
     recent_numbers = request.session.get(RECENT_SESSION_KEY, [])
-    documents = {d.account_number: d for d in SearchDocument.objects.filter(account_number__in=recent_numbers)}
-    my_work = list(work_queries.list_my_work(user=request.user).order_by("priority", "due_date", "id")[: MY_WORK_SHOWN + 1])
+    documents = {
+        d.account_number: d
+        for d in SearchDocument.objects.filter(account_number__in=recent_numbers)
+    }
+    my_work = list(
+        work_queries.list_my_work(user=request.user).order_by("priority", "due_date", "id")[
+            : MY_WORK_SHOWN + 1
+        ]
+    )
     context = {
         "greeting": _greeting(to_local(now).hour),
         "today": localdate(now),
