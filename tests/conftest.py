@@ -10,6 +10,12 @@ from django.contrib.auth import get_user_model
 from ohm.core.permissions import ensure_roles, role_group
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Staff are created in most tests; the production hasher would spend seconds on them."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def at() -> datetime:
     """A fixed moment: 10:00 local (Pacific) on Tuesday March 3, 2026."""
