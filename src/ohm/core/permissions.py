@@ -75,13 +75,22 @@ def ensure_roles() -> list[Group]:
     """Create or refresh every role's group, permissions and limits (idempotent)."""
     from ohm.core.models import RoleLimit
 
+    # One read of every permission: looking each label up alone made this ~200 queries,
+    # and it runs for every test that makes staff.
+    every = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.select_related("content_type")
+    }
     groups = []
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role.name)
         if role.permissions == ["*"]:
-            perms = list(Permission.objects.all())
+            perms = list(every.values())
         else:
-            perms = [_permission(label) for label in role.permissions]
+            missing = [label for label in role.permissions if label not in every]
+            if missing:
+                raise UnknownPermission(missing[0])
+            perms = [every[label] for label in role.permissions]
         group.permissions.set(perms)
         RoleLimit.objects.update_or_create(
             group=group,

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ohm.core import audit, identifiers, validators
+from ohm.core.localtime import localdate
 from ohm.customers.models import (
     Account,
     AccountAlert,
@@ -58,7 +59,7 @@ def _check_date_of_birth(value: str, *, at: datetime) -> None:
         born = date.fromisoformat(value)
     except ValueError as exc:
         raise ValidationError({"date_of_birth": f"“{value}” is not a date (YYYY-MM-DD)."}) from exc
-    if born >= at.date():
+    if born >= localdate(at):  # the utility's day, not UTC's: evenings in UTC are tomorrow
         raise ValidationError({"date_of_birth": "The date of birth is not in the past."})
     if born.year < 1900:
         raise ValidationError({"date_of_birth": f"{born.year} is not a plausible year of birth."})
