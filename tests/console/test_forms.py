@@ -203,3 +203,15 @@ class TestAddOperationErrors:
         forms.add_operation_errors(form, ValidationError("Something else."))
 
         assert form.non_field_errors() == ["Account: Closed.", "Something else."]
+
+
+class TestFocus:
+    def test_moves_the_focus_to_the_first_field_in_error(self):
+        form = forms.NewCustomerForm({**PERSON, "postal_code": "9"}, today=TODAY)
+
+        form.is_valid()
+
+        focused = [
+            name for name, field in form.fields.items() if field.widget.attrs.get("autofocus")
+        ]
+        assert focused == ["postal_code"]

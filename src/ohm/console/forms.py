@@ -45,6 +45,7 @@ def add_operation_errors(
                     if name == "__all__"
                     else f"{name.replace('_', ' ').capitalize()}: {message}",
                 )
+    focus_first_error(form)
 
 
 class DateInput(forms.DateInput):
@@ -65,12 +66,25 @@ def _autofocus(form: forms.Form) -> None:
             return
 
 
+def focus_first_error(form: forms.Form) -> None:
+    """Shown again with errors, the form puts the cursor on the first field to fix."""
+    wrong = [name for name in form.fields if form._errors and name in form._errors]
+    if wrong:
+        for field in form.fields.values():
+            field.widget.attrs.pop("autofocus", None)
+        form.fields[wrong[0]].widget.attrs["autofocus"] = True
+
+
 class ConsoleForm(forms.Form):
     """Every console form: the first visible field has the focus."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _autofocus(self)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        focus_first_error(self)
 
 
 class AddressForm(ConsoleForm):
@@ -655,6 +669,8 @@ class WorkAssignForm(forms.Form):
 
     def __init__(self, *args, item: WorkItem, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = (
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ModelChoiceField)
+        assignee.queryset = (
             get_user_model().objects.filter(is_active=True, groups=item.team).order_by("username")
         )

@@ -77,6 +77,14 @@ def _find_premises(query: str):
     return rows.prefetch_related("service_points").order_by("address_line1", "unit")[:PICKER_LIMIT]
 
 
+def _flash_errors(request, form) -> None:
+    """For the small buttons that post from another page: the errors travel as messages."""
+    for field, errors in form.errors.items():
+        messages.error(
+            request, f"{field.replace('_', ' ').capitalize()}: {' '.join(str(e) for e in errors)}"
+        )
+
+
 # --- customers -------------------------------------------------------------------------------
 
 
@@ -402,8 +410,7 @@ def alert_end(request, alert_id: int):
         else:
             messages.success(request, f"Ended the {alert.get_kind_display().lower()} alert.")
     else:
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+        _flash_errors(request, form)
     return redirect(account_url(alert.account.number))
 
 
@@ -479,8 +486,7 @@ def account_person_end(request, link_id: int):
                 request, f"{link.person} is no longer {link.get_role_display().lower()}."
             )
     else:
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+        _flash_errors(request, form)
     return redirect(account_url(link.account.number))
 
 
