@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from ohm.core import audit
 from ohm.metering.models import Meter, MeterChannel, MeterInstallation
@@ -45,6 +46,12 @@ def install_meter(*, meter: Meter, service_point: ServicePoint, installed_at: da
     current = MeterInstallation.objects.filter(service_point=service_point, removed_at__isnull=True).select_related("meter").first()
     if current:
         raise ValidationError({"service_point": f"{service_point} already has {current.meter}; remove it first (or exchange)."})
+    # Installation history must not overlap: a meter goes in only after it (and the point's
+    # previous meter) came out, or reads would be counted at two places or twice at one.
+    overlapping = MeterInstallation.objects.filter(removed_at__gt=installed_at).filter(Q(meter=meter) | Q(service_point=service_point))
+    if overlapping.exists():
+        latest = overlapping.order_by("-removed_at").first()
+        raise ValidationError({"installed_at": f"{latest.meter} was at {latest.service_point} until {latest.removed_at:%Y-%m-%d %H:%M}; install after that."})
     installation = MeterInstallation(meter=meter, service_point=service_point, installed_at=installed_at, install_reading=install_reading)
     installation.full_clean()
     installation.save()

@@ -44,7 +44,12 @@ def update_premise(*, premise: Premise, changes: dict[str, Any], actor, at: date
         if name not in PREMISE_FIELDS:
             raise TypeError(f"update_premise cannot change {name}")
         setattr(premise, name, value)
+    # Normalized as create_premise does, so an edit cannot slip past the duplicate check.
+    premise.unit = (premise.unit or "").strip().upper()
     premise.address_key = address_key(premise.address_line1, premise.city)
+    existing = Premise.objects.filter(address_key=premise.address_key, unit=premise.unit).exclude(pk=premise.pk).first()
+    if existing:
+        raise DuplicatePremise(existing)
     premise.full_clean()
     premise.save()
     old, new = audit.changed_fields(before, audit.snapshot(premise, PREMISE_FIELDS))
