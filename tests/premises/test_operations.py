@@ -25,7 +25,8 @@ class TestCreatePremise:
     def test_writes_the_premise_with_a_number_and_audit_event(self):
         premise = make_premise(address_line1="123 North Main Street", unit="apt 2")
 
-        assert premise.number.startswith("P") and len(premise.number) == 9
+        assert premise.number.startswith("P")
+        assert len(premise.number) == 9
         assert premise.unit == "APT 2"
         assert AuditEvent.objects.get(event="premises.premise.created").subject_id == str(
             premise.pk
