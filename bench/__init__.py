@@ -1,0 +1,1 @@
+"""Benchmarks, run with ``ohm bench NAME``; each prints one JSON object on its last line."""
