@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -147,8 +148,9 @@ def _person_context(request, person: Person, **extra) -> dict:
     }
     context = {
         "person": person,
-        "accounts": customer_queries.list_accounts_of_person(person=person),
-        "roles": person.account_roles.select_related("account").order_by("end_date", "-start_date"),
+        "roles": person.account_roles.select_related("account").order_by(
+            F("end_date").desc(nulls_first=True), "-start_date"
+        ),
         "phones": person.phones.order_by("-is_primary", "id"),
         "emails": person.emails.order_by("-is_primary", "id"),
         "sensitive": sensitive,
