@@ -243,3 +243,27 @@ class TestLogInteraction:
         response = client.post(log_url(account), {"channel": "phone", "reason": "other"})
 
         assert response.status_code == 403
+
+
+@pytest.mark.django_db
+class TestHome:
+    def test_greets_the_user_and_lists_their_work(self, client, csr, account):
+        item = work_operations.raise_work_item(
+            category_code="callback",
+            title="Call Maria back",
+            account_id=account.pk,
+            account_number=account.number,
+            actor=SYSTEM,
+            at=AT,
+        )
+        work_operations.assign_work_item(item=item, assignee=csr, actor=SYSTEM, at=AT)
+        client.force_login(csr)
+
+        response = client.get("/console/")
+
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Call Maria back" in html
+        assert account.formatted_number in html
+        assert response.context["queue"]["open"] == 1
+        assert "data-focus-search" in html
