@@ -134,3 +134,15 @@ class TestMfaSetup:
         device.refresh_from_db()
         assert not device.confirmed
         assert b"does not match" in response.content
+
+
+@pytest.mark.django_db
+class TestExpiredSessionInHtmx:
+    def test_moves_the_whole_page_to_sign_in(self, client):
+        response = client.get(
+            "/console/search/",
+            {"q": "lopez"},
+            headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/console/"},
+        )
+
+        assert response.headers["HX-Redirect"] == f"{LOGIN}?next=/console/"

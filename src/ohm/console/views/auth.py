@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ohm.console.forms_core import OTPCodeForm
@@ -36,6 +37,19 @@ def _verify_url(next_url: str) -> str:
     return f"{reverse('console:login_verify')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
 
 
+def _page_path(request) -> str:
+    """Where to come back to: for an htmx fragment, the page it was requested from."""
+    if request.htmx and request.htmx.current_url_abs_path:
+        return request.htmx.current_url_abs_path
+    return request.get_full_path()
+
+
+def _send_to(request, url: str):
+    # An htmx fragment (live search, inline form) after the session timed out must move the
+    # whole page to the sign-in, not draw the sign-in form inside the fragment.
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 def staff_required(view=None, *, perm: str | None = None):
     """Guard a console view: signed in, active, past the second factor when the user has one,
     and holding ``perm`` when given (403 without it)."""
@@ -45,9 +59,9 @@ def staff_required(view=None, *, perm: str | None = None):
         def guarded(request, *args, **kwargs):
             user = request.user
             if not user.is_authenticated or not user.is_active:
-                return redirect_to_login(request.get_full_path())
+                return _send_to(request, redirect_to_login(_page_path(request)).url)
             if needs_second_factor(user):
-                return redirect(_verify_url(request.get_full_path()))
+                return _send_to(request, _verify_url(_page_path(request)))
             if perm and not user.has_perm(perm):
                 raise PermissionDenied
             return view_func(request, *args, **kwargs)
