@@ -239,6 +239,25 @@ class TestAccountPersons:
         current = queries.list_current_account_persons(account=account, as_of=date(2026, 4, 1))
         assert [link.person for link in current] == [newcomer]
 
+    def test_refuses_a_new_main_customer_starting_before_the_current_one(self):
+        account = make_account(opened=OPENED)
+
+        with pytest.raises(ValidationError) as caught:
+            operations.add_account_person(
+                account=account,
+                person=make_person(first_name="Ana"),
+                role="main",
+                start_date=OPENED,
+                actor=SYSTEM,
+                at=AT,
+            )
+
+        assert "start_date" in caught.value.message_dict
+        assert [
+            link.person.first_name
+            for link in queries.list_current_account_persons(account=account, as_of=OPENED)
+        ] == ["Maria"]
+
     def test_refuses_the_same_person_twice_in_one_role(self):
         account = make_account()
         helper = make_person(first_name="Ana")

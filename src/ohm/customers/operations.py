@@ -276,7 +276,11 @@ def add_account_person(*, account: Account, person: Person, role: str, start_dat
     if account.account_persons.filter(person=person, role=role, end_date__isnull=True).exists():
         raise ValidationError({"person": f"{person} is already {AccountPerson.Role(role).label.lower()} on this account."})
     if role == AccountPerson.Role.MAIN:
-        account.account_persons.filter(role=role, end_date__isnull=True).update(end_date=start_date)
+        current = account.account_persons.filter(role=role, end_date__isnull=True)
+        # Ending the old main customer on the new one's start must leave it a real period.
+        if current.filter(start_date__gte=start_date).exists():
+            raise ValidationError({"start_date": "The new main customer must start after the current one started."})
+        current.update(end_date=start_date)
     link = AccountPerson.objects.create(account=account, person=person, role=role, start_date=start_date)
     audit.record("customers.account_person.added", subject=account, actor=actor, at=at, account_id=account.pk, after={"person": person.pk, "role": role})
     return link
