@@ -68,7 +68,8 @@ def _autofocus(form: forms.Form) -> None:
 
 def focus_first_error(form: forms.Form) -> None:
     """Shown again with errors, the form puts the cursor on the first field to fix."""
-    wrong = [name for name in form.fields if form._errors and name in form._errors]
+    errors = form.errors if form.is_bound else {}
+    wrong = [name for name in form.fields if name in errors]
     if wrong:
         for field in form.fields.values():
             field.widget.attrs.pop("autofocus", None)

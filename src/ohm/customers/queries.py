@@ -72,9 +72,13 @@ def list_banners(*, account: Account, as_of: date) -> list[Banner]:
         banners.append(Banner("cash_only", "Cash only", "Checks and ACH are refused.", "warning"))
     if account.medical_baseline:
         banners.append(Banner("medical", "Medical baseline", "Extra baseline allowance.", "info"))
-    flagged = {b.kind for b in banners}
+    # An alert of the same kind as a flag adds its note to the flag's banner, not a second banner.
+    by_kind = {b.kind: i for i, b in enumerate(banners)}
     for alert in list_current_alerts(account=account, as_of=as_of):
-        if alert.kind in flagged and not alert.note:
+        if alert.kind in by_kind:
+            flag = banners[by_kind[alert.kind]]
+            if alert.note:
+                banners[by_kind[alert.kind]] = Banner(flag.kind, flag.label, alert.note, flag.severity)
             continue
         banners.append(Banner(alert.kind, alert.get_kind_display(), alert.note, _SEVERITY.get(alert.kind, "info")))
     return banners
