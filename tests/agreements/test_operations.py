@@ -217,3 +217,57 @@ class TestCancelPendingStart:
         assert (
             ServiceAgreement.objects.get(pk=agreement.pk).status == ServiceAgreement.Status.ACTIVE
         )
+
+
+@pytest.mark.django_db
+class TestApplyDueServiceChanges:
+    def test_a_future_start_leaves_the_account_pending_until_the_roll_reaches_it(self):
+        account = make_account()
+        agreement = start(account, make_service_point(), on=date(2026, 3, 20))
+        account.refresh_from_db()
+        assert (agreement.status, account.status) == ("pending_start", "pending")
+
+        early = operations.apply_due_service_changes(as_of_date=date(2026, 3, 19), actor=SYSTEM, at=AT)
+        on_time = operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
+
+        agreement.refresh_from_db()
+        account.refresh_from_db()
+        assert early == {"started": 0, "stopped": 0}
+        assert on_time == {"started": 1, "stopped": 0}
+        assert (agreement.status, account.status) == ("active", "active")
+        assert AuditEvent.objects.filter(event="agreements.service.activated").count() == 1
+
+    def test_a_future_stop_keeps_the_account_active_until_it_happens(self):
+        account = make_account()
+        agreement = start(account, make_service_point())
+        operations.stop_service(agreement=agreement, end_date=date(2026, 4, 1), actor=SYSTEM, at=AT)
+        account.refresh_from_db()
+        assert account.status == "active"
+
+        operations.apply_due_service_changes(as_of_date=date(2026, 4, 1), actor=SYSTEM, at=AT)
+
+        account.refresh_from_db()
+        assert (account.status, account.final_date) == ("final", date(2026, 4, 1))
+
+    def test_the_account_goes_final_only_when_its_last_service_stops(self):
+        account = make_account()
+        first = start(account, make_service_point())
+        second = start(account, make_service_point())
+        operations.stop_service(agreement=first, end_date=date(2026, 3, 2), actor=SYSTEM, at=AT)
+        operations.stop_service(agreement=second, end_date=date(2026, 5, 1), actor=SYSTEM, at=AT)
+
+        operations.apply_due_service_changes(as_of_date=date(2026, 3, 31), actor=SYSTEM, at=AT)
+        account.refresh_from_db()
+        assert account.status == "active"
+        operations.apply_due_service_changes(as_of_date=date(2026, 5, 1), actor=SYSTEM, at=AT)
+        account.refresh_from_db()
+        assert (account.status, account.final_date) == ("final", date(2026, 5, 1))
+
+    def test_running_the_roll_twice_changes_nothing_more(self):
+        account = make_account()
+        start(account, make_service_point(), on=date(2026, 3, 20))
+        operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
+
+        again = operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
+
+        assert again == {"started": 0, "stopped": 0}

@@ -20,7 +20,8 @@ OPEN_STATUSES = [ServiceAgreement.Status.PENDING_START, ServiceAgreement.Status.
 
 @transaction.atomic
 def start_service(*, account: Account, service_point: ServicePoint, rate_schedule: RateSchedule, start_date: date, actor, at: datetime) -> ServiceAgreement:
-    """Open a service agreement; a pending account becomes active when service starts.
+    """Open a service agreement. Service starting today or earlier is active at once and
+    makes a pending account active; a later start waits for ``apply_due_service_changes``.
 
     :raises ValidationError: naming the field: a closed or final account, an inactive rate,
         a retired service point, or a service point someone else is already served at.
@@ -47,8 +48,7 @@ def start_service(*, account: Account, service_point: ServicePoint, rate_schedul
     )
     agreement.full_clean()
     agreement.save()
-    if account.status == Account.Status.PENDING:
-        customer_operations.change_account_status(account=account, to_status=Account.Status.ACTIVE, effective_date=start_date, actor=actor, at=at, reason="service started")
+    _settle_account_status(account=account, actor=actor, at=at)
     audit.record(
         "agreements.service.started", subject=agreement, actor=actor, at=at, account_id=account.pk,
         after={"service_point": service_point.number, "rate": rate_schedule.code, "start_date": start_date},
@@ -58,8 +58,9 @@ def start_service(*, account: Account, service_point: ServicePoint, rate_schedul
 
 @transaction.atomic
 def stop_service(*, agreement: ServiceAgreement, end_date: date, actor, at: datetime, reason: str = "") -> ServiceAgreement:
-    """Stop service on ``end_date`` (exclusive). When the account's last service stops, the
-    account goes final (the final bill is the billing issue's)."""
+    """Stop service on ``end_date`` (exclusive). When the account's last service has stopped,
+    the account goes final (the final bill is the billing issue's); a later stop waits for
+    ``apply_due_service_changes``."""
     agreement = ServiceAgreement.objects.select_for_update().get(pk=agreement.pk)
     if agreement.status not in OPEN_STATUSES:
         raise ValidationError({"agreement": f"{agreement} is already {agreement.get_status_display().lower()}."})
@@ -70,9 +71,7 @@ def stop_service(*, agreement: ServiceAgreement, end_date: date, actor, at: date
     agreement.status = ServiceAgreement.Status.STOPPED if end_date <= today else ServiceAgreement.Status.PENDING_STOP
     agreement.save(update_fields=["end_date", "status"])
     account = agreement.account
-    others_open = ServiceAgreement.objects.filter(account=account, status__in=[ServiceAgreement.Status.ACTIVE, ServiceAgreement.Status.PENDING_START]).exclude(pk=agreement.pk).exists()
-    if not others_open and account.status == Account.Status.ACTIVE:
-        customer_operations.change_account_status(account=account, to_status=Account.Status.FINAL, effective_date=end_date, actor=actor, at=at, reason="last service stopped")
+    _settle_account_status(account=account, actor=actor, at=at)
     audit.record("agreements.service.stopped", subject=agreement, actor=actor, at=at, account_id=account.pk, after={"end_date": end_date}, reason=reason)
     return agreement
 
@@ -86,3 +85,54 @@ def cancel_pending_start(*, agreement: ServiceAgreement, actor, at: datetime, re
     agreement.save(update_fields=["status"])
     audit.record("agreements.service.cancelled", subject=agreement, actor=actor, at=at, account_id=agreement.account_id, reason=reason)
     return agreement
+
+
+def _settle_account_status(*, account: Account, actor, at: datetime) -> None:
+    """Keep the account's status in step with its agreements: pending until some service is
+    active, final once every service has stopped."""
+    account.refresh_from_db(fields=["status"])
+    agreements = ServiceAgreement.objects.filter(account=account)
+    if account.status == Account.Status.PENDING:
+        first_active = agreements.filter(status=ServiceAgreement.Status.ACTIVE).order_by("start_date").first()
+        if first_active is not None:
+            customer_operations.change_account_status(
+                account=account, to_status=Account.Status.ACTIVE, effective_date=first_active.start_date,
+                actor=actor, at=at, reason="service started",
+            )
+    elif account.status == Account.Status.ACTIVE and not agreements.filter(status__in=OPEN_STATUSES).exists():
+        last_stopped = agreements.filter(status=ServiceAgreement.Status.STOPPED).order_by("-end_date").first()
+        if last_stopped is not None and last_stopped.end_date is not None:
+            customer_operations.change_account_status(
+                account=account, to_status=Account.Status.FINAL, effective_date=last_stopped.end_date,
+                actor=actor, at=at, reason="last service stopped",
+            )
+
+
+def apply_due_service_changes(*, as_of_date: date, actor, at: datetime) -> dict[str, int]:
+    """The daily roll: starts and stops dated on or before ``as_of_date`` take effect, and the
+    accounts they belong to settle (pending -> active, active -> final). Each agreement is
+    its own transaction, so a run stopped half-way is simply run again."""
+    started = stopped = 0
+    due_starts = ServiceAgreement.objects.filter(status=ServiceAgreement.Status.PENDING_START, start_date__lte=as_of_date)
+    for pk in list(due_starts.values_list("pk", flat=True)):
+        with transaction.atomic():
+            agreement = ServiceAgreement.objects.select_for_update().get(pk=pk)
+            if agreement.status != ServiceAgreement.Status.PENDING_START:
+                continue
+            agreement.status = ServiceAgreement.Status.ACTIVE
+            agreement.save(update_fields=["status"])
+            _settle_account_status(account=agreement.account, actor=actor, at=at)
+            audit.record("agreements.service.activated", subject=agreement, actor=actor, at=at, account_id=agreement.account_id, after={"start_date": agreement.start_date})
+            started += 1
+    due_stops = ServiceAgreement.objects.filter(status=ServiceAgreement.Status.PENDING_STOP, end_date__lte=as_of_date)
+    for pk in list(due_stops.values_list("pk", flat=True)):
+        with transaction.atomic():
+            agreement = ServiceAgreement.objects.select_for_update().get(pk=pk)
+            if agreement.status != ServiceAgreement.Status.PENDING_STOP:
+                continue
+            agreement.status = ServiceAgreement.Status.STOPPED
+            agreement.save(update_fields=["status"])
+            _settle_account_status(account=agreement.account, actor=actor, at=at)
+            audit.record("agreements.service.stop_completed", subject=agreement, actor=actor, at=at, account_id=agreement.account_id, after={"end_date": agreement.end_date})
+            stopped += 1
+    return {"started": started, "stopped": stopped}

@@ -33,7 +33,15 @@ def register_meter(
     meter.full_clean()
     meter.save()
     specs = channels or [(n, m, (interval_minutes or every) if every else None) for n, m, every in DEFAULT_CHANNELS[kind]]
-    MeterChannel.objects.bulk_create([MeterChannel(meter=meter, number=n, measure=m, interval_minutes=every) for n, m, every in specs])
+    rows = [MeterChannel(meter=meter, number=n, measure=m, interval_minutes=every) for n, m, every in specs]
+    for row in rows:
+        try:
+            row.full_clean()
+        except ValidationError as exc:
+            raise ValidationError({"channels": [f"Channel {row.number}: {message}" for message in exc.messages]}) from exc
+    if len({row.number for row in rows}) != len(rows):
+        raise ValidationError({"channels": "Two channels have the same number."})
+    MeterChannel.objects.bulk_create(rows)
     audit.record("metering.meter.registered", subject=meter, actor=actor, at=at, after={"serial": serial, "kind": kind, "multiplier": multiplier})
     return meter
 
