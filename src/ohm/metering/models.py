@@ -83,3 +83,107 @@ class MeterInstallation(models.Model):
     def clean(self) -> None:
         if self.removed_at and self.removed_at <= self.installed_at:
             raise ValidationError({"removed_at": "A meter must be removed after it was installed."})
+
+
+class Quality:
+    """Per-interval quality flags stored in ``IntervalDay.flags`` (one uint8 each)."""
+
+    MISSING = 0
+    ACTUAL = 1
+    ESTIMATED = 2
+    EDITED = 3
+    LABELS = {MISSING: "missing", ACTUAL: "actual", ESTIMATED: "estimated", EDITED: "edited"}
+
+
+class IntervalDay(models.Model):
+    """One channel's interval values for one UTC day: the interval store.
+
+    ``values`` is little-endian float32, ``1440 / interval_minutes`` of them (24 hourly, 96
+    quarter-hourly), interval *i* covering ``[day 00:00Z + i·interval, + interval)``; each is
+    the channel's quantity in that interval with the meter multiplier already applied (kWh
+    for energy channels, kW average for demand channels). ``flags`` is one uint8 per
+    interval (``Quality``). A missing interval has value 0 and flag MISSING.
+
+    Versions: an edit, an estimate or a late read writes a new row with ``version + 1`` and
+    marks the old one not current; the old row is kept with who/why of the new one.
+    """
+
+    channel = models.ForeignKey(MeterChannel, on_delete=models.PROTECT, related_name="interval_days")
+    day = models.DateField(help_text="The UTC date the intervals fall in")
+    interval_minutes = models.PositiveSmallIntegerField()
+    values = models.BinaryField()
+    flags = models.BinaryField()
+    version = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=60, help_text="import:<id>, vee, edit, headend, demo")
+    actor_label = models.CharField(max_length=150, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "day"], condition=Q(is_current=True), name="one_current_interval_day"),
+            models.UniqueConstraint(fields=["channel", "day", "version"], name="unique_interval_day_version"),
+        ]
+        indexes = [models.Index(fields=["channel", "day"], name="interval_day_channel_day")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.day} v{self.version}"
+
+
+class RegisterRead(models.Model):
+    """A cumulative register reading as the dials show it (before the multiplier)."""
+
+    class ReadType(models.TextChoices):
+        AMI = "ami", "AMI"
+        FIELD = "field", "Field read"
+        CUSTOMER = "customer", "Customer read"
+        ESTIMATED = "estimated", "Estimated"
+
+    channel = models.ForeignKey(MeterChannel, on_delete=models.PROTECT, related_name="register_reads")
+    read_at = models.DateTimeField()
+    reading = models.DecimalField(max_digits=14, decimal_places=3, help_text="Dial reading; the difference of two, times the multiplier, is the energy (mind rollover at 10^dials)")
+    read_type = models.CharField(max_length=10, choices=ReadType.choices)
+    version = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=60)
+    actor_label = models.CharField(max_length=150, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "read_at"], condition=Q(is_current=True), name="one_current_register_read"),
+        ]
+        indexes = [models.Index(fields=["channel", "read_at"], name="register_read_channel_at")]
+        ordering = ["channel", "read_at"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.read_at:%Y-%m-%d %H:%M} {self.reading}"
+
+
+class MeterEvent(models.Model):
+    class Kind(models.TextChoices):
+        TAMPER = "tamper", "Tamper"
+        POWER_OUTAGE = "power_outage", "Power outage"
+        POWER_RESTORE = "power_restore", "Power restored"
+        LAST_GASP = "last_gasp", "Last gasp"
+        REVERSE_ENERGY = "reverse_energy", "Reverse energy flow"
+        COMM_FAILURE = "comm_failure", "Communication failure"
+        SWITCH_OPENED = "switch_opened", "Remote switch opened (disconnected)"
+        SWITCH_CLOSED = "switch_closed", "Remote switch closed (connected)"
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    detail = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=60)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meter", "kind", "occurred_at"], name="unique_meter_event")]
+        indexes = [models.Index(fields=["meter", "-occurred_at"], name="meter_event_latest")]
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.meter} {self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
