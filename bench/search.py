@@ -295,6 +295,10 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
                 out.write(f"MISMATCH [{kind}] {text!r}: {problem}\n")
         if account_id is not None and account_id not in reference.matches(text):
             source_missed += 1
+            if source_missed <= 5:
+                out.write(
+                    f"note: [{kind}] {text!r} did not find account id {account_id}, which it was drawn from\n"
+                )
 
     ordered = sorted(timings)
     out.write(f"{'kind':<24}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}\n")

@@ -1738,10 +1738,11 @@ def _first_ids() -> dict[type, int]:
 
 
 def _insert(model, rows: Sequence, stage: str, progress: Progress | None) -> None:
-    """Insert planned rows (primary keys set) with one prepared INSERT per chunk.
+    """Insert planned rows (primary keys set): COPY on PostgreSQL, one prepared INSERT run
+    over each chunk (``executemany``) on SQLite.
 
-    ``bulk_create`` compiles a statement per batch and costs ~3× more per row; the values
-    still go through each field's ``get_db_prep_save``, so encryption and time zones apply.
+    ``bulk_create`` compiles SQL per batch and costs ~3× more per row; the values still go
+    through each field's ``get_db_prep_save``, so encryption and time zones apply.
     """
     fields = model._meta.concrete_fields
     table = connection.ops.quote_name(model._meta.db_table)
@@ -1750,14 +1751,16 @@ def _insert(model, rows: Sequence, stage: str, progress: Progress | None) -> Non
     total = len(rows)
     with connection.cursor() as cursor:
         for start in range(0, total, _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            cursor.executemany(
-                sql,
-                [
-                    tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)
-                    for row in chunk
-                ],
-            )
+            values = [
+                tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)
+                for row in rows[start : start + _CHUNK]
+            ]
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for value in values:
+                        copy.write_row(value)
+            else:
+                cursor.executemany(sql, values)
             if progress:
                 progress(stage, min(start + _CHUNK, total), total)
     if progress and total == 0:
