@@ -186,3 +186,8 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
     "root": {"handlers": ["console"], "level": os.environ.get("OHM_LOG_LEVEL", "WARNING")},
 }
+
+# AMI head-end: "simulator" (the demo, tests, training) or "http" (a MultiSpeak-style JSON API).
+OHM_HEADEND = os.environ.get("OHM_HEADEND", "simulator")
+OHM_HEADEND_URL = os.environ.get("OHM_HEADEND_URL", "")
+OHM_HEADEND_SEED = int(os.environ.get("OHM_HEADEND_SEED", "1"))
