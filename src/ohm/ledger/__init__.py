@@ -1,0 +1,1 @@
+"""The books: a double-entry, append-only receivables ledger."""
