@@ -102,6 +102,10 @@ class JournalEntry(models.Model):
     class Meta:
         ordering = ["effective_date", "id"]
         verbose_name_plural = "journal entries"
+        permissions = [
+            ("view_books", "See the books: trial balance, GL summary, aging report"),
+            ("close_period", "Close and reopen accounting periods"),
+        ]
 
     def __str__(self) -> str:
         return f"JE {self.pk} {self.kind} {self.effective_date}"
