@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import numpy as np
 from django.contrib.contenttypes.models import ContentType
@@ -187,7 +188,7 @@ def _validate_and_estimate(
                     np.where(
                         period_flags[0, a:b] != Quality.MISSING, period_values[0, a:b], 0.0
                     ).sum()
-                    for a, b in zip(cut[:-1], cut[1:], strict=True)
+                    for a, b in pairwise(cut)
                 ]
             )
             found += vee.find_multiplier_mismatch(
