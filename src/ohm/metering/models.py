@@ -187,3 +187,73 @@ class MeterEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter} {self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ReadImport(models.Model):
+    """One file of reads brought in by ``ohm reads import``; its SHA-256 makes a re-import a no-op."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "Ohm interval CSV"
+        GREENBUTTON = "greenbutton", "Green Button (ESPI XML)"
+        CMEP = "cmep", "CMEP MEPMD01"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running (or interrupted: run it again to resume)"
+        LOADED = "loaded", "Loaded"
+        REJECTED = "rejected", "Nothing could be loaded"
+
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True)
+    format = models.CharField(max_length=12, choices=Format.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    time_zone = models.CharField(
+        max_length=60, blank=True, help_text="The zone local times in the file were read in (CMEP)"
+    )
+    meter_serial = models.CharField(
+        max_length=30, blank=True, help_text="The meter a Green Button file was imported for"
+    )
+    records_read = models.PositiveIntegerField(default=0)
+    intervals_loaded = models.PositiveIntegerField(default=0)
+    days_inserted = models.PositiveIntegerField(default=0)
+    days_versioned = models.PositiveIntegerField(default=0)
+    days_unchanged = models.PositiveIntegerField(default=0)
+    register_reads_loaded = models.PositiveIntegerField(default=0)
+    exception_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.file_name}"
+
+
+class ReadException(models.Model):
+    """A read from an import that did not load (or loaded with a note), with where and why."""
+
+    read_import = models.ForeignKey(ReadImport, on_delete=models.CASCADE, related_name="exceptions")
+    line = models.PositiveIntegerField(null=True, blank=True, help_text="1-based line in the file")
+    meter_ref = models.CharField(
+        max_length=60, blank=True, help_text="The meter as the file names it"
+    )
+    channel_ref = models.CharField(max_length=30, blank=True)
+    code = models.CharField(
+        max_length=30,
+        db_index=True,
+        help_text="Short reason, for counting: malformed, unknown_meter, conflict, ...",
+    )
+    reason = models.CharField(max_length=300)
+    raw = models.TextField(blank=True)
+    loaded = models.BooleanField(
+        default=False,
+        help_text="The read loaded; this is a note about it (e.g. an unknown quality code)",
+    )
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["read_import", "line", "pk"]
+
+    def __str__(self) -> str:
+        return f"import #{self.read_import_id} line {self.line}: {self.reason}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 
 from ohm.metering.models import IntervalDay, MeterChannel, Quality
 
@@ -43,7 +43,9 @@ class DayVector:
     def __post_init__(self) -> None:
         n = intervals_per_day(self.interval_minutes)
         if self.values.shape != (n,) or self.flags.shape != (n,):
-            raise ValueError(f"a {self.interval_minutes}-minute day has {n} intervals, got {self.values.shape} values and {self.flags.shape} flags")
+            raise ValueError(
+                f"a {self.interval_minutes}-minute day has {n} intervals, got {self.values.shape} values and {self.flags.shape} flags"
+            )
 
 
 @dataclass(frozen=True)
@@ -65,25 +67,38 @@ class IntervalSeries:
         if not present.any():
             return 0.0
         estimated = np.isin(self.flags, (Quality.ESTIMATED, Quality.EDITED)) & present
-        return float(self.values[estimated].sum() / max(self.values[present].sum(), 1e-12)) if self.values[present].sum() else float(estimated.sum() / present.sum())
+        return (
+            float(self.values[estimated].sum() / max(self.values[present].sum(), 1e-12))
+            if self.values[present].sum()
+            else float(estimated.sum() / present.sum())
+        )
 
 
 def decode(row: IntervalDay) -> tuple[np.ndarray, np.ndarray]:
-    return np.frombuffer(bytes(row.values), dtype=VALUE_DTYPE), np.frombuffer(bytes(row.flags), dtype=FLAG_DTYPE)
+    return np.frombuffer(bytes(row.values), dtype=VALUE_DTYPE), np.frombuffer(
+        bytes(row.flags), dtype=FLAG_DTYPE
+    )
 
 
-def load_intervals(*, channel: MeterChannel, start_at: datetime, end_at: datetime) -> IntervalSeries:
+def load_intervals(
+    *, channel: MeterChannel, start_at: datetime, end_at: datetime
+) -> IntervalSeries:
     """The current intervals of ``channel`` that start in ``[start_at, end_at)``; days never
     received come back as MISSING zeros, so the arrays always cover the whole period."""
     minutes = channel.interval_minutes
     if minutes is None:
         raise ValueError(f"{channel} has no intervals")
     n = intervals_per_day(minutes)
-    first_day, last_day = start_at.astimezone(UTC).date(), (end_at.astimezone(UTC) - timedelta(microseconds=1)).date()
+    first_day, last_day = (
+        start_at.astimezone(UTC).date(),
+        (end_at.astimezone(UTC) - timedelta(microseconds=1)).date(),
+    )
     days = (last_day - first_day).days + 1
     values = np.zeros(days * n, dtype=np.float64)
     flags = np.full(days * n, Quality.MISSING, dtype=FLAG_DTYPE)
-    rows = IntervalDay.objects.filter(channel=channel, is_current=True, day__gte=first_day, day__lte=last_day).only("day", "values", "flags")
+    rows = IntervalDay.objects.filter(
+        channel=channel, is_current=True, day__gte=first_day, day__lte=last_day
+    ).only("day", "values", "flags")
     for row in rows:
         offset = (row.day - first_day).days * n
         row_values, row_flags = decode(row)
@@ -97,27 +112,141 @@ def load_intervals(*, channel: MeterChannel, start_at: datetime, end_at: datetim
     return IntervalSeries(minutes, starts[keep], values[keep], flags[keep])
 
 
+@dataclass(frozen=True)
+class DayBlock:
+    """Many channel-days of one interval length as arrays, for bulk writes: row *k* is
+    channel ``channel_ids[k]`` on UTC day ``day_numbers[k]`` (days since 1970-01-01)."""
+
+    interval_minutes: int
+    channel_ids: np.ndarray  # int64, shape (k,)
+    day_numbers: np.ndarray  # int64, shape (k,)
+    values: np.ndarray  # float32, shape (k, n)
+    flags: np.ndarray  # uint8, shape (k, n)
+
+    def __post_init__(self) -> None:
+        n = intervals_per_day(self.interval_minutes)
+        k = len(self.channel_ids)
+        if (
+            self.day_numbers.shape != (k,)
+            or self.values.shape != (k, n)
+            or self.flags.shape != (k, n)
+        ):
+            raise ValueError(
+                f"a block of {k} {self.interval_minutes}-minute days needs ({k}, {n}) values and flags"
+            )
+
+
+@dataclass(frozen=True)
+class CurrentDay:
+    pk: int
+    version: int
+    values: np.ndarray
+    flags: np.ndarray
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def day_from_number(number: int) -> date:
+    return _EPOCH + timedelta(days=int(number))
+
+
+def day_number(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+#: Channel ids per query when fetching current rows (well under every backend's parameter limit).
+_FETCH_CHUNK = 5000
+
+
+def fetch_current_days(
+    *, channel_ids: Iterable[int], first_day: date, last_day: date
+) -> dict[tuple[int, int], CurrentDay]:
+    """Current rows of those channels on ``[first_day, last_day]``, keyed by (channel id, day number)."""
+    ids = sorted({int(c) for c in channel_ids})
+    found: dict[tuple[int, int], CurrentDay] = {}
+    for lo in range(0, len(ids), _FETCH_CHUNK):
+        rows = IntervalDay.objects.filter(
+            is_current=True,
+            channel_id__in=ids[lo : lo + _FETCH_CHUNK],
+            day__gte=first_day,
+            day__lte=last_day,
+        ).values_list("pk", "channel_id", "day", "version", "values", "flags")
+        for pk, channel_id, day, version, values, flags in rows:
+            found[(channel_id, day_number(day))] = CurrentDay(
+                pk,
+                version,
+                np.frombuffer(bytes(values), dtype=VALUE_DTYPE),
+                np.frombuffer(bytes(flags), dtype=FLAG_DTYPE),
+            )
+    return found
+
+
+def _insert_rows(rows: list[tuple]) -> None:
+    """Insert IntervalDay rows given as tuples in ``_COLUMNS`` order: COPY on PostgreSQL, one
+    prepared INSERT run many times elsewhere. Model instances cost more than the write itself."""
+    table = connection.ops.quote_name(IntervalDay._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(_COLUMNS))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+
+_COLUMNS = (
+    "channel_id",
+    "day",
+    "interval_minutes",
+    "values",
+    "flags",
+    "version",
+    "is_current",
+    "recorded_at",
+    "source",
+    "actor_label",
+    "reason",
+)
+
+
 @transaction.atomic
-def save_interval_days(*, days: Iterable[DayVector], recorded_at: datetime, source: str, actor_label: str = "", reason: str = "") -> dict[str, int]:
-    """Write day vectors: new days are inserted; a day whose values or flags differ from the
-    current row becomes a new version; an identical day is left alone (so re-imports change
-    nothing). Returns counts ``{"inserted", "versioned", "unchanged"}``."""
-    batch = list(days)
+def save_day_block(
+    *,
+    block: DayBlock,
+    recorded_at: datetime,
+    source: str,
+    actor_label: str = "",
+    reason: str = "",
+    current: dict[tuple[int, int], CurrentDay] | None = None,
+) -> dict[str, int]:
+    """``save_interval_days`` for arrays: same versioning, written in bulk. ``current`` is what
+    ``fetch_current_days`` returned for these days, when the caller already has it."""
     counts = {"inserted": 0, "versioned": 0, "unchanged": 0}
-    if not batch:
+    if not len(block.channel_ids):
         return counts
-    keys = {(d.channel_id, d.day) for d in batch}
-    current = {
-        (row.channel_id, row.day): row
-        for row in IntervalDay.objects.filter(is_current=True, channel_id__in={k[0] for k in keys}, day__in={k[1] for k in keys}).only("id", "channel_id", "day", "values", "flags", "version")
-        if (row.channel_id, row.day) in keys
-    }
-    new_rows, superseded = [], []
-    for d in batch:
-        values = np.ascontiguousarray(d.values, dtype=VALUE_DTYPE).tobytes()
-        flags = np.ascontiguousarray(d.flags, dtype=FLAG_DTYPE).tobytes()
-        old = current.get((d.channel_id, d.day))
-        if old is not None and bytes(old.values) == values and bytes(old.flags) == flags:
+    if current is None:
+        current = fetch_current_days(
+            channel_ids=block.channel_ids,
+            first_day=day_from_number(block.day_numbers.min()),
+            last_day=day_from_number(block.day_numbers.max()),
+        )
+    values = np.ascontiguousarray(block.values, dtype=VALUE_DTYPE)
+    flags = np.ascontiguousarray(block.flags, dtype=FLAG_DTYPE)
+    at = connection.ops.adapt_datetimefield_value(recorded_at)
+    day_values: dict[int, object] = {}
+    rows, superseded = [], []
+    for k, (channel_id, number) in enumerate(
+        zip(block.channel_ids.tolist(), block.day_numbers.tolist(), strict=True)
+    ):
+        old = current.get((channel_id, number))
+        if (
+            old is not None
+            and np.array_equal(old.values, values[k])
+            and np.array_equal(old.flags, flags[k])
+        ):
             counts["unchanged"] += 1
             continue
         if old is not None:
@@ -125,14 +254,68 @@ def save_interval_days(*, days: Iterable[DayVector], recorded_at: datetime, sour
             counts["versioned"] += 1
         else:
             counts["inserted"] += 1
-        new_rows.append(
-            IntervalDay(
-                channel_id=d.channel_id, day=d.day, interval_minutes=d.interval_minutes, values=values, flags=flags,
-                version=(old.version + 1) if old is not None else 1, is_current=True, recorded_at=recorded_at,
-                source=source, actor_label=actor_label, reason=reason,
+        if number not in day_values:
+            day_values[number] = connection.ops.adapt_datefield_value(day_from_number(number))
+        rows.append(
+            (
+                channel_id,
+                day_values[number],
+                block.interval_minutes,
+                values[k].tobytes(),
+                flags[k].tobytes(),
+                (old.version + 1) if old is not None else 1,
+                True,
+                at,
+                source,
+                actor_label,
+                reason,
             )
         )
-    if superseded:
-        IntervalDay.objects.filter(pk__in=superseded).update(is_current=False)
-    IntervalDay.objects.bulk_create(new_rows, batch_size=2000)
+    for lo in range(0, len(superseded), _FETCH_CHUNK):
+        IntervalDay.objects.filter(pk__in=superseded[lo : lo + _FETCH_CHUNK]).update(
+            is_current=False
+        )
+    if rows:
+        _insert_rows(rows)
+    return counts
+
+
+@transaction.atomic
+def save_interval_days(
+    *,
+    days: Iterable[DayVector],
+    recorded_at: datetime,
+    source: str,
+    actor_label: str = "",
+    reason: str = "",
+) -> dict[str, int]:
+    """Write day vectors: new days are inserted; a day whose values or flags differ from the
+    current row becomes a new version; an identical day is left alone (so re-imports change
+    nothing). Returns counts ``{"inserted", "versioned", "unchanged"}``."""
+    counts = {"inserted": 0, "versioned": 0, "unchanged": 0}
+    by_length: dict[int, dict[tuple[int, date], DayVector]] = {}
+    for d in days:
+        # The last vector given for a channel-day wins, as row-by-row writes would have it.
+        by_length.setdefault(d.interval_minutes, {})[(d.channel_id, d.day)] = d
+    for minutes, group in by_length.items():
+        vectors = list(group.values())
+        block = DayBlock(
+            interval_minutes=minutes,
+            channel_ids=np.array([d.channel_id for d in vectors], dtype=np.int64),
+            day_numbers=np.array([day_number(d.day) for d in vectors], dtype=np.int64),
+            values=np.array([np.asarray(d.values, dtype=VALUE_DTYPE) for d in vectors]).reshape(
+                len(vectors), -1
+            ),
+            flags=np.array([np.asarray(d.flags, dtype=FLAG_DTYPE) for d in vectors]).reshape(
+                len(vectors), -1
+            ),
+        )
+        for key, value in save_day_block(
+            block=block,
+            recorded_at=recorded_at,
+            source=source,
+            actor_label=actor_label,
+            reason=reason,
+        ).items():
+            counts[key] += value
     return counts

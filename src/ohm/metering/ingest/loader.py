@@ -1,0 +1,765 @@
+"""``import_reads``: the one way a file of reads gets into the interval store.
+
+Good reads load and bad ones become ``ReadException`` rows naming the line and the reason.
+The file's SHA-256 is kept: the same file again changes nothing. Days are written in chunks,
+each its own transaction, and the store leaves an identical day alone; so an import that dies
+part way leaves whole chunks behind and running it again finishes the job.
+
+Merging into a day already stored: an interval the day lacks (missing) or holds as an
+estimate takes the new read; an interval holding an actual or edited value keeps it, and a
+different new value is a "conflict" exception, unless ``replace`` is given, in which case
+the new value wins and the day gets a new version (the old one stays, not current).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from ohm.core import audit
+from ohm.metering.ingest.records import ParsedReads, Problem
+from ohm.metering.models import (
+    Meter,
+    MeterChannel,
+    Quality,
+    ReadException,
+    ReadImport,
+    RegisterRead,
+)
+from ohm.metering.store import (
+    FLAG_DTYPE,
+    VALUE_DTYPE,
+    CurrentDay,
+    DayBlock,
+    day_from_number,
+    fetch_current_days,
+    save_day_block,
+)
+
+#: Channel-days per transaction: big enough that commits cost little, small enough that the
+#: arrays of one chunk stay a few tens of megabytes.
+CHUNK_DAYS = 20_000
+#: Exceptions kept as rows per import; the summary still counts every one.
+MAX_EXCEPTION_ROWS = 100_000
+_DAY_S = 86_400
+_SHIFT = 34  # bits for seconds within a file's span in the (channel, start) sort key: 544 years
+
+
+@dataclass
+class ImportResult:
+    file_name: str
+    read_import: ReadImport | None = None
+    already_imported: ReadImport | None = None
+    dry_run: bool = False
+    records_read: int = 0
+    intervals_loaded: int = 0
+    register_reads_loaded: int = 0
+    days: Counter = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        """Anything of the file is in the store (or would be, in a dry run)."""
+        return self.already_imported is not None or bool(
+            self.intervals_loaded or self.register_reads_loaded
+        )
+
+    def exceptions_by_code(self) -> Counter:
+        return Counter(p.code for p in self.problems if not p.loaded)
+
+    def notes_by_code(self) -> Counter:
+        return Counter(p.code for p in self.problems if p.loaded)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_file(*, path: Path, format: str, zone: ZoneInfo | None, meter_serial: str) -> ParsedReads:
+    if format == ReadImport.Format.CSV:
+        from ohm.metering.ingest.csv_format import parse_csv
+
+        return parse_csv(path)
+    if format == ReadImport.Format.GREENBUTTON:
+        from ohm.metering.ingest.greenbutton import parse_greenbutton
+
+        if not meter_serial:
+            raise ValidationError(
+                {"meter": "A Green Button file names no meter: give the meter's serial."}
+            )
+        return parse_greenbutton(path, meter_serial=meter_serial.strip().upper())
+    if format == ReadImport.Format.CMEP:
+        from ohm.metering.ingest.cmep import parse_cmep
+
+        if zone is None:
+            raise ValidationError({"tz": "CMEP times are local: give the file's time zone."})
+        return parse_cmep(path, zone=zone)
+    raise ValidationError({"format": f"Unknown format “{format}” (csv, greenbutton or cmep)."})
+
+
+def import_reads(
+    *,
+    path: Path,
+    format: str,
+    actor,
+    at: datetime,
+    zone: ZoneInfo | None = None,
+    meter_serial: str = "",
+    dry_run: bool = False,
+    replace: bool = False,
+    reprocess: bool = False,
+    chunk_days: int = CHUNK_DAYS,
+) -> ImportResult:
+    """Import one file of reads. ``at`` is the import time: reads ending after it are refused.
+
+    :raises ValidationError: for a missing option (the meter of a Green Button file, the zone of a CMEP file).
+    """
+    path = Path(path)
+    result = ImportResult(file_name=path.name, dry_run=dry_run)
+    digest = file_sha256(path)
+    previous = ReadImport.objects.filter(sha256=digest).first()
+    if previous is not None and previous.status == ReadImport.Status.LOADED and not reprocess:
+        result.already_imported = previous
+        return result
+    parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
+    result.records_read = parsed.records_read
+    problems = list(parsed.problems)
+    actor_label = getattr(actor, "username", "") or str(getattr(actor, "name", "") or "system")
+
+    read_import = None
+    if not dry_run:
+        read_import = _start(
+            previous=previous,
+            path=path,
+            digest=digest,
+            format=format,
+            zone=zone,
+            meter_serial=meter_serial,
+            at=at,
+            actor_label=actor_label,
+        )
+        result.read_import = read_import
+    source = f"import:{read_import.pk}" if read_import else "import:dry-run"
+
+    reads = _Reads.resolve(parsed, problems)
+    reads.check(at_s=int(at.timestamp()), problems=problems)
+    reads.aggregate(problems)
+    reads.dedupe(problems)
+    reads.drop_missing()
+    _store_days(
+        reads,
+        result=result,
+        problems=problems,
+        replace=replace,
+        dry_run=dry_run,
+        at=at,
+        source=source,
+        actor_label=actor_label,
+        chunk_days=chunk_days,
+    )
+    _store_registers(
+        parsed,
+        result=result,
+        problems=problems,
+        replace=replace,
+        dry_run=dry_run,
+        at=at,
+        source=source,
+        actor_label=actor_label,
+    )
+    result.problems = _with_raw_text(path, format, problems)
+    if read_import is not None:
+        _finish(read_import, result=result, actor=actor, at=at)
+    return result
+
+
+def _start(*, previous, path, digest, format, zone, meter_serial, at, actor_label) -> ReadImport:
+    fields = {
+        "file_name": path.name[:255],
+        "format": format,
+        "status": ReadImport.Status.RUNNING,
+        "time_zone": getattr(zone, "key", "") or "",
+        "meter_serial": meter_serial.strip().upper(),
+        "started_at": at,
+        "finished_at": None,
+        "actor_label": actor_label[:150],
+    }
+    with transaction.atomic():
+        if previous is not None:
+            # Resuming an interrupted or refused import (or reprocessing on request): the
+            # store skips what is already there; the exceptions are found afresh.
+            previous.exceptions.all().delete()
+            for name, value in fields.items():
+                setattr(previous, name, value)
+            previous.save()
+            return previous
+        try:
+            with transaction.atomic():
+                return ReadImport.objects.create(sha256=digest, **fields)
+        except IntegrityError:
+            return ReadImport.objects.get(sha256=digest)
+
+
+def _finish(read_import: ReadImport, *, result: ImportResult, actor, at: datetime) -> None:
+    rows = [
+        ReadException(
+            read_import=read_import,
+            line=p.line,
+            meter_ref=p.meter_ref[:60],
+            channel_ref=p.channel_ref[:30],
+            code=p.code[:30],
+            reason=p.reason[:300],
+            raw=p.raw[:1000],
+            loaded=p.loaded,
+        )
+        for p in result.problems[:MAX_EXCEPTION_ROWS]
+    ]
+    read_import.status = ReadImport.Status.LOADED if result.loaded else ReadImport.Status.REJECTED
+    read_import.records_read = result.records_read
+    read_import.intervals_loaded = result.intervals_loaded
+    read_import.days_inserted = result.days["inserted"]
+    read_import.days_versioned = result.days["versioned"]
+    read_import.days_unchanged = result.days["unchanged"]
+    read_import.register_reads_loaded = result.register_reads_loaded
+    read_import.exception_count = sum(1 for p in result.problems if not p.loaded)
+    read_import.finished_at = at
+    with transaction.atomic():
+        ReadException.objects.bulk_create(rows, batch_size=2000)
+        read_import.save()
+        audit.record(
+            "metering.reads.imported",
+            subject=read_import,
+            actor=actor,
+            at=at,
+            after={
+                "file": read_import.file_name,
+                "format": read_import.format,
+                "status": read_import.status,
+                "intervals": result.intervals_loaded,
+                "days": dict(result.days),
+                "register_reads": result.register_reads_loaded,
+                "exceptions": read_import.exception_count,
+            },
+        )
+
+
+class _Reads:
+    """The interval reads of a file while they are checked: parallel arrays, filtered in step."""
+
+    def __init__(self, parsed: ParsedReads, channel_id, minutes, demand):
+        self.parsed = parsed
+        self.line = parsed.line
+        self.meter = parsed.meter
+        self.channel = parsed.channel
+        self.end_s = parsed.end_s
+        self.duration_s = parsed.duration_s
+        self.value = parsed.value
+        self.quality = parsed.quality
+        self.channel_id = channel_id
+        self.interval_s = minutes * 60
+        self.demand = demand
+
+    _FIELDS = (
+        "line",
+        "meter",
+        "channel",
+        "end_s",
+        "duration_s",
+        "value",
+        "quality",
+        "channel_id",
+        "interval_s",
+        "demand",
+    )
+
+    def keep(self, mask: np.ndarray) -> None:
+        for name in self._FIELDS:
+            setattr(self, name, getattr(self, name)[mask])
+
+    def refs(self, i: int) -> dict[str, str]:
+        return {
+            "meter_ref": self.parsed.meter_refs[self.meter[i]],
+            "channel_ref": str(self.parsed.channel_refs[self.channel[i]]),
+        }
+
+    def report(self, mask: np.ndarray, problems: list[Problem], code: str, reason) -> None:
+        """One problem per line among the reads in ``mask``; ``reason(i)`` words it for read i."""
+        seen: set[int] = set()
+        for i in np.flatnonzero(mask).tolist():
+            line = int(self.line[i])
+            if line in seen:
+                continue
+            seen.add(line)
+            problems.append(Problem(line, code, reason(i), **self.refs(i)))
+
+    @classmethod
+    def resolve(cls, parsed: ParsedReads, problems: list[Problem]) -> _Reads:
+        """Find each read's channel; reads of unknown meters or channels become problems."""
+        serials = sorted(set(parsed.meter_refs))
+        known_meters, by_number, by_measure = _channels_of(serials)
+        pairs = parsed.meter.astype(np.int64) * max(len(parsed.channel_refs), 1) + parsed.channel
+        unique_pairs, inverse = np.unique(pairs, return_inverse=True)
+        width = max(len(parsed.channel_refs), 1)
+        pair_id = np.full(len(unique_pairs), -1, dtype=np.int64)
+        pair_minutes = np.zeros(len(unique_pairs), dtype=np.int64)
+        pair_demand = np.zeros(len(unique_pairs), dtype=bool)
+        pair_reason: dict[int, tuple[str, str]] = {}
+        for k, pair in enumerate(unique_pairs.tolist()):
+            serial, ref = parsed.meter_refs[pair // width], parsed.channel_refs[pair % width]
+            found = (by_number if isinstance(ref, int) else by_measure).get((serial, ref))
+            if serial not in known_meters:
+                pair_reason[k] = ("unknown_meter", f"no meter {serial} in Ohm")
+            elif found is None:
+                named = (
+                    f"channel {ref}"
+                    if isinstance(ref, int)
+                    else f"a {MeterChannel.Measure(ref).label} channel"
+                    if ref in MeterChannel.Measure.values
+                    else f"a “{ref}” channel"
+                )
+                pair_reason[k] = ("unknown_channel", f"meter {serial} has no {named}")
+            elif found[1] is None:
+                pair_reason[k] = (
+                    "unknown_channel",
+                    f"channel {found[3]} of meter {serial} keeps register reads only, no intervals",
+                )
+            else:
+                pair_id[k], pair_minutes[k], pair_demand[k] = (
+                    found[0],
+                    found[1],
+                    found[2] == MeterChannel.Measure.KW_DEMAND,
+                )
+        reads = cls(parsed, pair_id[inverse], pair_minutes[inverse], pair_demand[inverse])
+        if pair_reason:
+            bad = reads.channel_id < 0
+            for k, (code, reason) in pair_reason.items():
+                reads.report(bad & (inverse == k), problems, code, lambda _i, reason=reason: reason)
+            reads.keep(~bad)
+        return reads
+
+    def check(self, *, at_s: int, problems: list[Problem]) -> None:
+        duration = np.where(self.duration_s > 0, self.duration_s, self.interval_s)
+        self.duration_s = duration
+        start = self.end_s - duration
+        mismatch = (
+            (duration > self.interval_s)
+            | (self.interval_s % np.maximum(duration, 1) != 0)
+            | (duration <= 0)
+        )
+        self.report(
+            mismatch,
+            problems,
+            "interval_mismatch",
+            lambda i: (
+                f"interval length {int(self.duration_s[i])} s does not match channel {int(self.interval_s[i])} s"
+            ),
+        )
+        future = ~mismatch & (self.end_s > at_s)
+        self.report(
+            future,
+            problems,
+            "future",
+            lambda i: f"the interval ending {_iso(self.end_s[i])} ends after the import time",
+        )
+        off = ~mismatch & ~future & (start % np.maximum(duration, 1) != 0)
+        self.report(
+            off,
+            problems,
+            "off_boundary",
+            lambda i: (
+                f"{_iso(self.end_s[i])} is not on a {int(self.duration_s[i]) // 60}-minute boundary"
+            ),
+        )
+        self.keep(~(mismatch | future | off))
+
+    def aggregate(self, problems: list[Problem]) -> None:
+        """Reads shorter than their channel's interval (15-minute reads for an hourly channel)
+        are summed (energy) or averaged (demand) into it, when every part is there."""
+        short = self.duration_s < self.interval_s
+        if not short.any():
+            return
+        self.dedupe(problems, only=short)
+        short = self.duration_s < self.interval_s
+        idx = np.flatnonzero(short)
+        slot_end = (
+            self.end_s[idx]
+            - (self.end_s[idx] - self.duration_s[idx]) % self.interval_s[idx]
+            - self.duration_s[idx]
+            + self.interval_s[idx]
+        )
+        key = (self.channel_id[idx] << _SHIFT) + (slot_end - slot_end.min())
+        order = np.argsort(key, kind="stable")
+        idx, key, slot_end = idx[order], key[order], slot_end[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        covered = np.add.reduceat(self.duration_s[idx], starts)
+        total = np.add.reduceat(self.value[idx], starts)
+        counts = np.diff(np.r_[starts, len(idx)])
+        missing = (
+            np.maximum.reduceat((self.quality[idx] == Quality.MISSING).astype(np.int8), starts) > 0
+        )
+        estimated = (
+            np.maximum.reduceat((self.quality[idx] == Quality.ESTIMATED).astype(np.int8), starts)
+            > 0
+        )
+        first = idx[starts]
+        slot_end = slot_end[starts]
+        complete = covered == self.interval_s[first]
+        for j in np.flatnonzero(~complete).tolist():
+            i = first[j]
+            problems.append(
+                Problem(
+                    int(self.line[i]),
+                    "incomplete",
+                    f"{int(covered[j])} s of readings for the {int(self.interval_s[i])} s interval ending {_iso(slot_end[j])}: not stored",
+                    **self.refs(i),
+                )
+            )
+        value = np.where(self.demand[first], total / counts, total)
+        quality = np.where(
+            missing, Quality.MISSING, np.where(estimated, Quality.ESTIMATED, Quality.ACTUAL)
+        ).astype(np.uint8)
+        rows = first[complete]
+        self.end_s[rows] = slot_end[complete]
+        self.duration_s[rows] = self.interval_s[rows]
+        self.value[rows] = value[complete]
+        self.quality[rows] = quality[complete]
+        keep = ~short
+        keep[rows] = True
+        self.keep(keep)
+
+    def dedupe(self, problems: list[Problem], only: np.ndarray | None = None) -> None:
+        """Two reads of the same interval in one file: the same value loads once (the second
+        is reported as a duplicate); different values are a conflict and neither loads."""
+        if not len(self.end_s):
+            return
+        idx = np.arange(len(self.end_s)) if only is None else np.flatnonzero(only)
+        key = (self.channel_id[idx] << _SHIFT) + (self.end_s[idx] - self.end_s[idx].min())
+        if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
+            return
+        order = np.argsort(key, kind="stable")
+        idx, key = idx[order], key[order]
+        same_as_previous = np.r_[False, key[1:] == key[:-1]]
+        if not same_as_previous.any():
+            return
+        drop = np.zeros(len(self.end_s), dtype=bool)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        counts = np.diff(np.r_[starts, len(idx)])
+        for s, c in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
+            members = idx[s : s + c]
+            lines = ", ".join(str(int(self.line[m])) for m in members)
+            when = _iso(self.end_s[members[0]])
+            values = self.value[members].astype(VALUE_DTYPE)
+            if np.all(values == values[0]) and np.all(
+                self.quality[members] == self.quality[members[0]]
+            ):
+                for m in members[1:].tolist():
+                    problems.append(
+                        Problem(
+                            int(self.line[m]),
+                            "duplicate",
+                            f"the interval ending {when} is read again (lines {lines}); loaded once",
+                            **self.refs(m),
+                        )
+                    )
+                drop[members[1:]] = True
+            else:
+                for m in members.tolist():
+                    problems.append(
+                        Problem(
+                            int(self.line[m]),
+                            "conflict",
+                            f"conflicting reads for the interval ending {when} in this file (lines {lines}); none loaded",
+                            **self.refs(m),
+                        )
+                    )
+                drop[members] = True
+        self.keep(~drop)
+
+    def drop_missing(self) -> None:
+        """A read flagged missing says only that there is no value: it fills nothing."""
+        self.keep(self.quality != Quality.MISSING)
+
+
+def _iso(seconds) -> str:
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _channels_of(serials: list[str]):
+    """Meters (by serial) and their channels by number and by measure."""
+    everything = len(serials) > 2000
+    meters = Meter.objects.all() if everything else Meter.objects.filter(serial__in=serials)
+    known = set(meters.values_list("serial", flat=True)) & set(serials)
+    channels = (
+        MeterChannel.objects.all()
+        if everything
+        else MeterChannel.objects.filter(meter__serial__in=serials)
+    )
+    by_number: dict = {}
+    by_measure: dict = {}
+    for pk, serial, number, measure, minutes in channels.order_by("meter_id", "number").values_list(
+        "pk", "meter__serial", "number", "measure", "interval_minutes"
+    ):
+        entry = (pk, minutes, measure, number)
+        by_number[(serial, number)] = entry
+        # A measure names the meter's lowest-numbered interval channel of that measure.
+        if (serial, measure) not in by_measure or (
+            by_measure[(serial, measure)][1] is None and minutes is not None
+        ):
+            by_measure[(serial, measure)] = entry
+    return known, by_number, by_measure
+
+
+def _store_days(
+    reads: _Reads, *, result, problems, replace, dry_run, at, source, actor_label, chunk_days
+) -> None:
+    for minutes in np.unique(reads.interval_s // 60).tolist():
+        sel = np.flatnonzero(reads.interval_s == minutes * 60)
+        interval_s = minutes * 60
+        n = _DAY_S // interval_s
+        start = reads.end_s[sel] - interval_s
+        day = start // _DAY_S
+        slot = (start - day * _DAY_S) // interval_s
+        channel_id = reads.channel_id[sel]
+        key = (channel_id << 20) + (day - day.min())
+        if not bool(np.all(key[1:] >= key[:-1])):
+            order = np.argsort(key, kind="stable")
+            sel, day, slot, channel_id, key = (
+                sel[order],
+                day[order],
+                slot[order],
+                channel_id[order],
+                key[order],
+            )
+        group_starts = (
+            np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            if len(key)
+            else np.array([], dtype=np.int64)
+        )
+        bounds = np.r_[group_starts, len(key)]
+        for lo in range(0, len(group_starts), chunk_days):
+            hi = min(lo + chunk_days, len(group_starts))
+            a, b = bounds[lo], bounds[hi]
+            group = np.repeat(np.arange(hi - lo), np.diff(bounds[lo : hi + 1]))
+            values = np.zeros((hi - lo, n), dtype=VALUE_DTYPE)
+            flags = np.full((hi - lo, n), Quality.MISSING, dtype=FLAG_DTYPE)
+            lines = np.zeros((hi - lo, n), dtype=np.int64)
+            values[group, slot[a:b]] = reads.value[sel[a:b]]
+            flags[group, slot[a:b]] = reads.quality[sel[a:b]]
+            lines[group, slot[a:b]] = reads.line[sel[a:b]]
+            block = DayBlock(
+                interval_minutes=minutes,
+                channel_ids=channel_id[bounds[lo:hi]],
+                day_numbers=day[bounds[lo:hi]],
+                values=values,
+                flags=flags,
+            )
+            _store_chunk(
+                block,
+                lines,
+                reads,
+                result=result,
+                problems=problems,
+                replace=replace,
+                dry_run=dry_run,
+                at=at,
+                source=source,
+                actor_label=actor_label,
+            )
+
+
+def _store_chunk(
+    block: DayBlock,
+    lines,
+    reads: _Reads,
+    *,
+    result,
+    problems,
+    replace,
+    dry_run,
+    at,
+    source,
+    actor_label,
+) -> None:
+    current = fetch_current_days(
+        channel_ids=block.channel_ids,
+        first_day=day_from_number(block.day_numbers.min()),
+        last_day=day_from_number(block.day_numbers.max()),
+    )
+    present = block.flags != Quality.MISSING
+    if current:
+        new_values = block.values
+        block, conflicts = _merge(block, current, replace=replace)
+        for k, s in zip(*np.nonzero(conflicts), strict=True):
+            old = current[(int(block.channel_ids[k]), int(block.day_numbers[k]))]
+            end_s = (int(block.day_numbers[k]) * _DAY_S) + (
+                int(s) + 1
+            ) * block.interval_minutes * 60
+            reason = f"the interval ending {_iso(end_s)} is stored as {Quality.LABELS[int(old.flags[s])]} {float(old.values[s]):g}; this file reads {float(new_values[k, s]):g} (import with replace to overwrite)"
+            problems.append(
+                Problem(
+                    int(lines[k, s]), "conflict", reason, **_refs_for_line(reads, int(lines[k, s]))
+                )
+            )
+        present &= ~conflicts
+    result.intervals_loaded += int(present.sum())
+    if dry_run:
+        result.days.update(_classify(block, current))
+        return
+    counts = save_day_block(
+        block=block, recorded_at=at, source=source, actor_label=actor_label, current=current
+    )
+    result.days.update(counts)
+
+
+def _refs_for_line(reads: _Reads, line: int) -> dict[str, str]:
+    hits = np.flatnonzero(reads.line == line)
+    return reads.refs(int(hits[0])) if len(hits) else {}
+
+
+def _merge(
+    block: DayBlock, current: dict[tuple[int, int], CurrentDay], *, replace: bool
+) -> tuple[DayBlock, np.ndarray]:
+    """Fill the stored days with the new reads; returns the merged block and the conflicts."""
+    old_values = np.zeros_like(block.values)
+    old_flags = np.full_like(block.flags, Quality.MISSING)
+    for k, (channel_id, number) in enumerate(
+        zip(block.channel_ids.tolist(), block.day_numbers.tolist(), strict=True)
+    ):
+        old = current.get((channel_id, number))
+        if old is not None and len(old.values) == block.values.shape[1]:
+            old_values[k], old_flags[k] = old.values, old.flags
+    present = block.flags != Quality.MISSING
+    protected = np.isin(old_flags, (Quality.ACTUAL, Quality.EDITED))
+    conflicts = present & protected & (old_values != block.values) & (not replace)
+    take = present & (~protected | replace)
+    merged = DayBlock(
+        interval_minutes=block.interval_minutes,
+        channel_ids=block.channel_ids,
+        day_numbers=block.day_numbers,
+        values=np.where(take, block.values, old_values),
+        flags=np.where(take, block.flags, old_flags).astype(FLAG_DTYPE),
+    )
+    return merged, conflicts
+
+
+def _classify(block: DayBlock, current: dict[tuple[int, int], CurrentDay]) -> Counter:
+    counts: Counter = Counter()
+    for k, (channel_id, number) in enumerate(
+        zip(block.channel_ids.tolist(), block.day_numbers.tolist(), strict=True)
+    ):
+        old = current.get((channel_id, number))
+        if old is None:
+            counts["inserted"] += 1
+        elif np.array_equal(old.values, block.values[k]) and np.array_equal(
+            old.flags, block.flags[k]
+        ):
+            counts["unchanged"] += 1
+        else:
+            counts["versioned"] += 1
+    return counts
+
+
+def _store_registers(
+    parsed: ParsedReads, *, result, problems, replace, dry_run, at, source, actor_label
+) -> None:
+    if not parsed.registers:
+        return
+    known, by_number, by_measure = _channels_of(sorted({r.meter_ref for r in parsed.registers}))
+    with transaction.atomic():
+        for record in parsed.registers:
+            refs = {"meter_ref": record.meter_ref, "channel_ref": str(record.channel_ref)}
+            found = (by_number if isinstance(record.channel_ref, int) else by_measure).get(
+                (record.meter_ref, record.channel_ref)
+            )
+            if record.meter_ref not in known:
+                problems.append(
+                    Problem(
+                        record.line, "unknown_meter", f"no meter {record.meter_ref} in Ohm", **refs
+                    )
+                )
+                continue
+            if found is None:
+                problems.append(
+                    Problem(
+                        record.line,
+                        "unknown_channel",
+                        f"meter {record.meter_ref} has no {record.channel_ref} channel",
+                        **refs,
+                    )
+                )
+                continue
+            if record.read_at > at:
+                problems.append(
+                    Problem(
+                        record.line,
+                        "future",
+                        f"the register read at {record.read_at:%Y-%m-%dT%H:%MZ} is after the import time",
+                        **refs,
+                    )
+                )
+                continue
+            old = RegisterRead.objects.filter(
+                channel_id=found[0], read_at=record.read_at, is_current=True
+            ).first()
+            if old is not None and old.reading == record.reading:
+                result.register_reads_loaded += 1
+                continue
+            if old is not None and not replace:
+                problems.append(
+                    Problem(
+                        record.line,
+                        "conflict",
+                        f"the register read at {record.read_at:%Y-%m-%dT%H:%MZ} is stored as {old.reading}; this file reads {record.reading} (import with replace to overwrite)",
+                        **refs,
+                    )
+                )
+                continue
+            result.register_reads_loaded += 1
+            if dry_run:
+                continue
+            if old is not None:
+                RegisterRead.objects.filter(pk=old.pk).update(is_current=False)
+            RegisterRead.objects.create(
+                channel_id=found[0],
+                read_at=record.read_at,
+                reading=record.reading,
+                read_type=RegisterRead.ReadType.AMI,
+                version=(old.version + 1) if old else 1,
+                recorded_at=at,
+                source=source,
+                actor_label=actor_label,
+            )
+
+
+def _with_raw_text(path: Path, format: str, problems: list[Problem]) -> list[Problem]:
+    """Problems of text files get their line's text, read once at the end for just those lines."""
+    if format == ReadImport.Format.GREENBUTTON:
+        return sorted(problems, key=lambda p: p.line or 0)
+    wanted = {p.line for p in problems[:MAX_EXCEPTION_ROWS] if not p.raw and p.line}
+    texts: dict[int, str] = {}
+    if wanted:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            for number, text in enumerate(handle, start=1):
+                if number in wanted:
+                    texts[number] = text.rstrip("\r\n")[:1000]
+                    if len(texts) == len(wanted):
+                        break
+    out = [
+        p
+        if p.raw or p.line not in texts
+        else Problem(p.line, p.code, p.reason, p.meter_ref, p.channel_ref, texts[p.line], p.loaded)
+        for p in problems
+    ]
+    return sorted(out, key=lambda p: p.line or 0)
