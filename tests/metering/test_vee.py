@@ -353,6 +353,22 @@ class TestEstimationProperties:
         assert (estimated_sum[bounded] >= 0).all()
 
 
+class TestFitToRegister:
+    def test_a_vanishing_profile_cannot_overflow_the_estimate(self):
+        values, flags = day([0.0] * 4, [MISSING] * 4)
+
+        new_values, _ = vee.estimate_intervals(
+            values,
+            flags,
+            max_interpolate=0,
+            profile=np.array([[np.nan, np.nan, np.nan, 6e-308]]),
+            register_kwh=360.0,
+        )
+
+        assert new_values.sum() == pytest.approx(360.0)
+        assert np.isfinite(new_values).all()
+
+
 class TestRegisterEstimate:
     def test_advances_by_average_daily_use_and_rolls_over(self):
         average = vee.average_daily_kwh(

@@ -419,6 +419,10 @@ def fit_to_register(
     weight = shape.sum(axis=1)
     flat = was_missing & (weight == 0)[:, np.newaxis]
     shape = np.where(flat, 1.0, shape)
+    # Relative to the row's largest, so a vanishing profile cannot overflow the scale.
+    peak = shape.max(axis=1, initial=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shape = np.where(peak[:, np.newaxis] > 0, shape / peak[:, np.newaxis], 0.0)
     weight = shape.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(weight > 0, target / weight, 0.0)
