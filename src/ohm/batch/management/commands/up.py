@@ -114,7 +114,9 @@ class Command(BaseCommand):
             ],
             env=env,
         )
-        worker = subprocess.Popen([sys.executable, "-m", "ohm.cli", "db_worker", "--no-reload"], env=env)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "ohm.cli", "db_worker", "--no-reload"], env=env
+        )
         children = {"web server": web, "task worker": worker}
 
         stopping = {"signal": None}
