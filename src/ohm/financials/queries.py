@@ -51,11 +51,15 @@ class ApprovalNeeded:
 def roles_with_limit(*, limit_kind: str, amount_cents: int) -> list[str]:
     """Names of the roles whose ``limit_kind`` limit covers ``amount_cents``, lowest first."""
     field = f"{limit_kind}_limit_cents"
-    return list(
-        RoleLimit.objects.filter(**{f"{field}__gte": amount_cents})
-        .order_by(field, "group__name")
-        .values_list("group__name", flat=True)
+    rows = RoleLimit.objects.filter(**{f"{field}__gte": amount_cents})
+    # Only roles that may approve; until roles hold the permission, every covering role.
+    approvers = rows.filter(
+        group__permissions__content_type__app_label="financials",
+        group__permissions__codename="approve_request",
     )
+    if approvers.exists():
+        rows = approvers
+    return list(rows.order_by(field, "group__name").values_list("group__name", flat=True))
 
 
 def approval_needed(*, user, kind: str, amount_cents: int) -> ApprovalNeeded:
@@ -78,5 +82,6 @@ def approval_needed(*, user, kind: str, amount_cents: int) -> ApprovalNeeded:
 
 
 def _article(name: str) -> str:
-    lowered = name if name.isupper() else name.lower()
-    return f"{'an' if lowered[:1] in 'aeiou' else 'a'} {lowered}"
+    """"Lead CSR" -> "a lead CSR": lower case, acronyms kept."""
+    words = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in name.split())
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
