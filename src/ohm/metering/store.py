@@ -96,14 +96,15 @@ def load_intervals(
     days = (last_day - first_day).days + 1
     values = np.zeros(days * n, dtype=np.float64)
     flags = np.full(days * n, Quality.MISSING, dtype=FLAG_DTYPE)
+    # Tuples, not model instances: a 13-month query reads ~400 rows and instances would
+    # cost more than the query.
     rows = IntervalDay.objects.filter(
         channel=channel, is_current=True, day__gte=first_day, day__lte=last_day
-    ).only("day", "values", "flags")
-    for row in rows:
-        offset = (row.day - first_day).days * n
-        row_values, row_flags = decode(row)
-        values[offset : offset + n] = row_values
-        flags[offset : offset + n] = row_flags
+    ).values_list("day", "values", "flags")
+    for day, row_values, row_flags in rows:
+        offset = (day - first_day).days * n
+        values[offset : offset + n] = np.frombuffer(row_values, dtype=VALUE_DTYPE)
+        flags[offset : offset + n] = np.frombuffer(row_flags, dtype=FLAG_DTYPE)
     base = np.datetime64(utc_midnight(first_day).replace(tzinfo=None), "m")
     starts = base + np.arange(days * n) * np.timedelta64(minutes, "m")
     lo = np.datetime64(start_at.astimezone(UTC).replace(tzinfo=None), "m")

@@ -1,0 +1,286 @@
+"""Meter data: import, validate and store a day of 15-minute reads for 100,000 meters from CSV.
+
+    ohm bench mdm [--meters 100000] [--history-meters 5] [--seed 1] [--keep-file]
+
+Runs on the database that DATABASE_URL names and writes into it: meters ``BM0000001``… with
+one 15-minute kWh channel each are created once (bulk inserts) and reused; the benchmark
+day's rows and its import are deleted before each run, so every run stores the day afresh.
+
+The CSV (``docs/formats/interval-csv.md``, 96 rows per meter, a few gaps, spikes and
+estimates) is written to a temporary directory untimed. Timed: ``import_reads`` of that
+file — parse, check, VEE (``ohm.metering.vee``: gaps, negatives, spikes against the day's
+level, short gaps interpolated and flagged estimated) and the durable write, committed.
+
+Also measured: ``bytes_per_meter_year``, the interval table's bytes (with its indexes) per
+channel-day times 365; ``usage_query_ms``, the median of a 13-month ``load_intervals`` for
+meters given 13 months of history. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from django.db import connection, transaction
+
+from ohm.core.audit import SystemActor
+from ohm.metering import vee
+from ohm.metering.ingest.loader import file_sha256, import_reads
+from ohm.metering.models import IntervalDay, Meter, MeterChannel, Quality, ReadImport
+from ohm.metering.store import DayBlock, day_number, load_intervals, save_day_block
+
+DAY = date(2026, 3, 10)
+PREFIX = "BM"
+HISTORY_DAYS = 396  # 13 months and a day
+ACTOR = SystemActor("bench mdm")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ohm bench mdm", description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=100_000, help="Meters (default 100000).")
+    parser.add_argument(
+        "--history-meters",
+        type=int,
+        default=5,
+        help="Meters given 13 months of history for the usage query (default 5).",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--keep-file",
+        action="store_true",
+        help="Leave the CSV in the temporary directory and print its path.",
+    )
+    return parser
+
+
+def _database() -> str:
+    return "postgresql" if connection.vendor == "postgresql" else connection.vendor
+
+
+def ensure_meters(count: int, out) -> list[int]:
+    """Channel ids of the bench meters 1..count, created in bulk when missing."""
+    existing = dict(
+        MeterChannel.objects.filter(meter__serial__startswith=PREFIX).values_list(
+            "meter__serial", "pk"
+        )
+    )
+    wanted = [f"{PREFIX}{i:07d}" for i in range(1, count + 1)]
+    missing = [s for s in wanted if s not in existing]
+    if missing:
+        started = time.perf_counter()
+        with transaction.atomic():
+            meters = Meter.objects.bulk_create(
+                [
+                    Meter(
+                        serial=s,
+                        make="Bench",
+                        model="B15",
+                        kind=Meter.Kind.AMI,
+                        form="2S",
+                        multiplier=Decimal(1),
+                        dials=6,
+                        status=Meter.Status.INSTALLED,
+                    )
+                    for s in missing
+                ],
+                batch_size=5000,
+            )
+            channels = MeterChannel.objects.bulk_create(
+                [
+                    MeterChannel(
+                        meter_id=m.pk,
+                        number=1,
+                        measure=MeterChannel.Measure.KWH_DELIVERED,
+                        interval_minutes=15,
+                    )
+                    for m in meters
+                ],
+                batch_size=5000,
+            )
+        existing.update({m.serial: c.pk for m, c in zip(meters, channels, strict=True)})
+        out.write(
+            f"Created {len(missing)} bench meters in {time.perf_counter() - started:.1f} s.\n"
+        )
+    return [existing[s] for s in wanted]
+
+
+def day_shape(rng: np.random.Generator, meters: int) -> np.ndarray:
+    """kWh per 15 minutes, ``[meters, 96]``: a residential curve scaled per meter, with noise."""
+    hours = (np.arange(96) + 0.5) / 4
+    curve = 0.25 + 0.2 * np.exp(-((hours - 8) ** 2) / 4) + 0.45 * np.exp(-((hours - 19) ** 2) / 6)
+    scale = rng.lognormal(0.0, 0.4, size=(meters, 1))
+    return np.round(curve[np.newaxis, :] * scale * rng.uniform(0.7, 1.3, size=(meters, 96)), 3)
+
+
+def write_csv(path: Path, meters: int, rng: np.random.Generator) -> int:
+    """The day's reads as Ohm CSV, rows by meter then time. Returns the number of values."""
+    values = day_shape(rng, meters)
+    quality = np.full((meters, 96), "", dtype=object)
+    present = np.ones((meters, 96), dtype=bool)
+    # A few meters with gaps, spikes and estimates, so VEE has something to find.
+    sick = rng.choice(meters, size=max(1, meters // 200), replace=False)
+    present[sick, rng.integers(0, 95, size=len(sick))] = False
+    spiky = rng.choice(meters, size=max(1, meters // 500), replace=False)
+    values[spiky, rng.integers(0, 96, size=len(spiky))] *= 40
+    estimated = rng.choice(meters, size=max(1, meters // 300), replace=False)
+    quality[estimated, rng.integers(0, 96, size=len(estimated))] = "E"
+    base = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
+    ends = [
+        (base + timedelta(minutes=15 * (i + 1))).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(96)
+    ]
+    serials = pa.array([f"{PREFIX}{i:07d}" for i in range(1, meters + 1)])
+    meter_idx = np.repeat(np.arange(meters, dtype=np.int32), 96)[present.ravel()]
+    slot_idx = np.tile(np.arange(96, dtype=np.int32), meters)[present.ravel()]
+    table = pa.table(
+        {
+            "meter": pa.DictionaryArray.from_arrays(pa.array(meter_idx), serials).cast(pa.string()),
+            "channel": pa.array(np.ones(len(meter_idx), dtype=np.int8)),
+            "interval_end": pa.DictionaryArray.from_arrays(pa.array(slot_idx), pa.array(ends)).cast(
+                pa.string()
+            ),
+            "value": pa.array(values.ravel()[present.ravel()]),
+            "quality": pa.array(quality.ravel()[present.ravel()].tolist(), type=pa.string()),
+        }
+    )
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+    return len(meter_idx)
+
+
+def validate_and_estimate(block: DayBlock) -> DayBlock:
+    """VEE in the import pass: the rules of ``ohm.metering.vee`` on the whole chunk at once.
+    The day's own 95th percentile stands in for the meter's history (a benchmark has none)."""
+    values, flags = block.values, block.flags
+    vee.find_gaps(flags)
+    vee.find_negative(values, flags)
+    level = np.where(flags == Quality.ACTUAL, values, np.nan)
+    with np.errstate(all="ignore"):
+        typical = np.nanmedian(level, axis=1)
+    vee.find_spikes(values, flags, history_level=typical, factor=10.0, floor=1.0)
+    filled, new_flags = vee.interpolate_short_gaps(values, flags, max_intervals=4)
+    return DayBlock(
+        interval_minutes=block.interval_minutes,
+        channel_ids=block.channel_ids,
+        day_numbers=block.day_numbers,
+        values=filled.astype(np.float32),
+        flags=new_flags.astype(np.uint8),
+    )
+
+
+def ensure_history(channel_ids: list[int], rng: np.random.Generator) -> None:
+    """13 months of 15-minute days for the usage-query meters (before DAY)."""
+    first = DAY - timedelta(days=HISTORY_DAYS)
+    for channel_id in channel_ids:
+        if IntervalDay.objects.filter(channel_id=channel_id, day__lt=DAY).count() >= HISTORY_DAYS:
+            continue
+        block = DayBlock(
+            interval_minutes=15,
+            channel_ids=np.full(HISTORY_DAYS, channel_id, dtype=np.int64),
+            day_numbers=np.arange(
+                day_number(first), day_number(first) + HISTORY_DAYS, dtype=np.int64
+            ),
+            values=day_shape(rng, HISTORY_DAYS).astype(np.float32),
+            flags=np.full((HISTORY_DAYS, 96), Quality.ACTUAL, dtype=np.uint8),
+        )
+        save_day_block(
+            block=block, recorded_at=datetime.now(UTC), source="bench", actor_label="bench mdm"
+        )
+
+
+def interval_table_bytes() -> tuple[int, str]:
+    table = IntervalDay._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            return int(cursor.fetchone()[0]), "pg_total_relation_size"
+        try:
+            # The table and its indexes, as pages on disk.
+            cursor.execute(
+                "SELECT SUM(pgsize) FROM dbstat WHERE name IN"
+                " (SELECT name FROM sqlite_master WHERE tbl_name = %s)",
+                [table],
+            )
+        except Exception:
+            cursor.execute(f'SELECT SUM(LENGTH("values") + LENGTH(flags) + 60) FROM {table}')
+            return int(cursor.fetchone()[0] or 0), "estimate"
+        row = cursor.fetchone()
+        return int(row[0] or 0), "dbstat"
+
+
+def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    options = _parser().parse_args(argv)
+    if options.meters < 1:
+        err.write("--meters must be at least 1.\n")
+        return 2
+    rng = np.random.default_rng(options.seed)
+    channel_ids = ensure_meters(options.meters, out)
+    history = channel_ids[: max(0, min(options.history_meters, len(channel_ids)))]
+    ensure_history(history, rng)
+
+    workdir = Path(tempfile.mkdtemp(prefix="ohm-bench-mdm-"))
+    path = workdir / f"reads-{DAY:%Y%m%d}-{options.meters}.csv"
+    started = time.perf_counter()
+    values = write_csv(path, options.meters, rng)
+    out.write(
+        f"Wrote {values} values ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s: {path}\n"
+    )
+    # Each run stores the day afresh: clear the day and forget the file's earlier import.
+    IntervalDay.objects.filter(channel__meter__serial__startswith=PREFIX, day=DAY).delete()
+    ReadImport.objects.filter(sha256=file_sha256(path)).delete()
+
+    at = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
+        hours=2
+    )
+    started = time.perf_counter()
+    result = import_reads(
+        path=path, format="csv", actor=ACTOR, at=at, before_store=validate_and_estimate
+    )
+    seconds = time.perf_counter() - started
+    if not options.keep_file:
+        path.unlink()
+        workdir.rmdir()
+    parts = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    out.write(
+        f"Imported {result.intervals_loaded} intervals, {dict(result.days)} days, {sum(result.exceptions_by_code().values())} exceptions in {seconds:.2f} s ({parts}).\n"
+    )
+
+    size, how = interval_table_bytes()
+    rows = IntervalDay.objects.count()
+    per_meter_year = round(size / max(rows, 1) * 365)
+    out.write(f"Interval table: {size} bytes ({how}) for {rows} channel-days.\n")
+
+    timings = []
+    if history:
+        channels = list(MeterChannel.objects.filter(pk__in=history))
+        end_at = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
+        start_at = end_at - timedelta(days=395)
+        for channel in channels:  # warm-up
+            load_intervals(channel=channel, start_at=start_at, end_at=end_at)
+        for _ in range(5):
+            for channel in channels:
+                t0 = time.perf_counter()
+                series = load_intervals(channel=channel, start_at=start_at, end_at=end_at)
+                timings.append((time.perf_counter() - t0) * 1000)
+                assert len(series.values) == 395 * 96
+    figures = {
+        "bench": "mdm",
+        "database": _database(),
+        "meters": options.meters,
+        "values": values,
+        "seconds": round(seconds, 3),
+        "bytes_per_meter_year": per_meter_year,
+        "usage_query_ms": round(statistics.median(timings), 3) if timings else None,
+    }
+    out.write(json.dumps(figures) + "\n")
+    return 0 if result.intervals_loaded else 1
