@@ -156,7 +156,8 @@ class TestHourlyUsage:
         )
 
         assert len(hours) == 25
-        assert [h.start_at.hour for h in hours[:4]] == [0, 1, 1, 2]
+        assert [h.local_start.hour for h in hours[:4]] == [0, 1, 1, 2]
+        assert hours[2].start_at - hours[1].start_at == timedelta(hours=1)
         assert {h.delivered_kwh for h in hours} == {4.0}
 
 

@@ -61,7 +61,8 @@ class DailyUsage:
 
 @dataclass(frozen=True)
 class HourlyUsage:
-    start_at: datetime  # aware, in the utility's zone; two rows show 1 AM on the fall change
+    start_at: datetime  # aware, UTC
+    local_start: datetime  # naive wall clock for labels; the fall change shows 1 AM twice
     delivered_kwh: float
     received_kwh: float
     estimated_share: float
@@ -142,24 +143,29 @@ def tou_periods(starts: np.ndarray, schedule: TouSchedule, zone: tzinfo) -> np.n
 def load_many(channel_ids: Iterable[int], start_at: datetime, end_at: datetime) -> IntervalMatrix:
     """The current intervals of many channels of one interval length starting in
     ``[start_at, end_at)``, in one query; what was never received is MISSING zeros."""
-    ids = np.array(sorted({int(c) for c in channel_ids}), dtype=np.int64)
+    ids = sorted({int(c) for c in channel_ids})
     lengths = set(
-        MeterChannel.objects.filter(pk__in=ids.tolist()).values_list("interval_minutes", flat=True)
+        MeterChannel.objects.filter(pk__in=ids).values_list("interval_minutes", flat=True)
     )
     if len(lengths) != 1 or None in lengths:
         raise ValueError(
             f"load_many needs interval channels of one length, got {sorted(lengths, key=str)}"
         )
-    minutes = lengths.pop()
+    return _load_matrix(ids, lengths.pop(), start_at, end_at)
+
+
+def _load_matrix(
+    ids: list[int], minutes: int, start_at: datetime, end_at: datetime
+) -> IntervalMatrix:
     n = intervals_per_day(minutes)
     first_day = start_at.astimezone(UTC).date()
     last_day = (end_at.astimezone(UTC) - timedelta(microseconds=1)).date()
     days = (last_day - first_day).days + 1
     values = np.zeros((len(ids), days * n), dtype=np.float64)
     flags = np.full((len(ids), days * n), Quality.MISSING, dtype=FLAG_DTYPE)
-    row_of = {int(c): k for k, c in enumerate(ids)}
+    row_of = {c: k for k, c in enumerate(ids)}
     rows = IntervalDay.objects.filter(
-        channel_id__in=ids.tolist(), is_current=True, day__gte=first_day, day__lte=last_day
+        channel_id__in=ids, is_current=True, day__gte=first_day, day__lte=last_day
     ).values_list("channel_id", "day", "values", "flags")
     for channel_id, day, day_values, day_flags in rows:
         offset = (day - first_day).days * n
@@ -174,7 +180,9 @@ def load_many(channel_ids: Iterable[int], start_at: datetime, end_at: datetime) 
     keep = (starts >= np.datetime64(start_at.astimezone(UTC).replace(tzinfo=None), "m")) & (
         starts < np.datetime64(end_at.astimezone(UTC).replace(tzinfo=None), "m")
     )
-    return IntervalMatrix(ids, minutes, starts[keep], values[:, keep], flags[:, keep])
+    return IntervalMatrix(
+        np.array(ids, dtype=np.int64), minutes, starts[keep], values[:, keep], flags[:, keep]
+    )
 
 
 def list_usage_channels(
@@ -306,16 +314,15 @@ def _bucketed(
     """(kWh, estimated kWh) of a channel summed into buckets by ``bucket_of(starts)``."""
     if channel is None:
         return np.zeros(buckets), np.zeros(buckets)
-    series = load_intervals(channel=channel, start_at=start_at, end_at=end_at)
-    index = bucket_of(series.starts)
-    present = _present(series)
-    energy = np.bincount(index[present], weights=series.values[present], minlength=buckets)[
+    matrix = _load_matrix([channel.pk], channel.interval_minutes, start_at, end_at)
+    values, flags = matrix.values[0], matrix.flags[0]
+    index = bucket_of(matrix.starts)
+    present = flags != Quality.MISSING
+    energy = np.bincount(index[present], weights=values[present], minlength=buckets)[:buckets]
+    estimated = flags == Quality.ESTIMATED
+    return energy, np.bincount(index[estimated], weights=values[estimated], minlength=buckets)[
         :buckets
     ]
-    estimated = series.flags == Quality.ESTIMATED
-    return energy, np.bincount(
-        index[estimated], weights=series.values[estimated], minlength=buckets
-    )[:buckets]
 
 
 def _shares(*pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -381,12 +388,15 @@ def hourly_usage(
         _meter_channel(meter, MeterChannel.Measure.KWH_RECEIVED), start_at, end_at, hour_of, hours
     )
     shares = _shares(delivered, received)
+    starts = np.datetime64(first.replace(tzinfo=None), "m") + np.arange(hours) * np.timedelta64(
+        60, "m"
+    )
+    utc = starts.astype("datetime64[us]").tolist()
+    wall = local_times(starts, zone).astype("datetime64[us]").tolist()
+    columns = zip(
+        utc, wall, delivered[0].tolist(), received[0].tolist(), shares.tolist(), strict=True
+    )
     return [
-        HourlyUsage(
-            (first + timedelta(hours=k)).astimezone(zone),
-            float(delivered[0][k]),
-            float(received[0][k]),
-            float(shares[k]),
-        )
-        for k in range(hours)
+        HourlyUsage(start.replace(tzinfo=UTC), label, d, r, share)
+        for start, label, d, r, share in columns
     ]
