@@ -166,14 +166,25 @@ def fetch_current_days(
     """Current rows of those channels on ``[first_day, last_day]``, keyed by (channel id, day number)."""
     ids = sorted({int(c) for c in channel_ids})
     found: dict[tuple[int, int], CurrentDay] = {}
-    for lo in range(0, len(ids), _FETCH_CHUNK):
-        rows = IntervalDay.objects.filter(
-            is_current=True,
-            channel_id__in=ids[lo : lo + _FETCH_CHUNK],
-            day__gte=first_day,
-            day__lte=last_day,
-        ).values_list("pk", "channel_id", "day", "version", "values", "flags")
-        for pk, channel_id, day, version, values, flags in rows:
+    if not ids:
+        return found
+    days = IntervalDay.objects.filter(is_current=True, day__gte=first_day, day__lte=last_day)
+    if ids[-1] - ids[0] < 2 * len(ids):
+        # Dense ids (a bulk import): one range query instead of thousands of parameters.
+        wanted = set(ids)
+        queries = [days.filter(channel_id__gte=ids[0], channel_id__lte=ids[-1])]
+    else:
+        wanted = None
+        queries = [
+            days.filter(channel_id__in=ids[lo : lo + _FETCH_CHUNK])
+            for lo in range(0, len(ids), _FETCH_CHUNK)
+        ]
+    for query in queries:
+        for pk, channel_id, day, version, values, flags in query.values_list(
+            "pk", "channel_id", "day", "version", "values", "flags"
+        ):
+            if wanted is not None and channel_id not in wanted:
+                continue
             found[(channel_id, day_number(day))] = CurrentDay(
                 pk,
                 version,

@@ -65,7 +65,14 @@ def _parse_columns(path: Path) -> ParsedReads:
     meter = meters.indices.to_numpy().astype(np.int32)
     meter_refs = [serial.strip().upper() for serial in meters.dictionary.to_pylist()]
     numbers = table.column("channel").to_numpy()
-    channel_refs, channel = np.unique(numbers, return_inverse=True)
+    if len(numbers) and 0 <= numbers.min() and numbers.max() < 65_536:
+        # Channel numbers are small: count them instead of sorting millions of reads.
+        channel_refs = np.flatnonzero(np.bincount(numbers))
+        position = np.zeros(int(numbers.max()) + 1, dtype=np.int32)
+        position[channel_refs] = np.arange(len(channel_refs), dtype=np.int32)
+        channel = position[numbers]
+    else:
+        channel_refs, channel = np.unique(numbers, return_inverse=True)
     end_s = table.column("interval_end").cast(pa.int64()).to_numpy()
     value = table.column("value").to_numpy()
     qualities = pc.dictionary_encode(table.column("quality").combine_chunks())
