@@ -185,6 +185,7 @@ class LedgerCheck:
     ar_control_cents: int
     ar_subledger_total_cents: int
     unbalanced_entries: list[int]
+    receivable_lines_without_account: int = 0
 
 
 def check_books(*, as_of: date | None = None) -> LedgerCheck:
@@ -203,10 +204,13 @@ def check_books(*, as_of: date | None = None) -> LedgerCheck:
     ar = lines.filter(gl_account__role=RECEIVABLES)
     ar_control = int(ar.aggregate(total=Sum("amount_cents"))["total"] or 0)
     per_account = (
-        ar.values("account_id").annotate(total=Sum("amount_cents")).values_list("total", flat=True)
+        ar.filter(account__isnull=False)
+        .values("account_id")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("total", flat=True)
     )
     subledger = int(sum(per_account))
-    missing_account = ar.filter(account__isnull=True).exists()
+    missing_account = ar.filter(account__isnull=True).count()
     total = sum(trial.values())
     return LedgerCheck(
         balanced=not unbalanced and total == 0 and ar_control == subledger and not missing_account,
@@ -215,4 +219,5 @@ def check_books(*, as_of: date | None = None) -> LedgerCheck:
         ar_control_cents=ar_control,
         ar_subledger_total_cents=subledger,
         unbalanced_entries=unbalanced,
+        receivable_lines_without_account=missing_account,
     )
