@@ -48,7 +48,8 @@ class TestPostEntriesBatch:
         assert queries.get_balance_cents(account_id=first.pk) == expected
         assert queries.check_books().balanced
         event = AuditEvent.objects.get(event="ledger.batch.posted")
-        assert event.after["posted"] == 7 and event.after["chunks"] == 3
+        assert event.after["posted"] == 7
+        assert event.after["chunks"] == 3
 
     def test_writes_the_same_rows_as_posting_one_by_one(self):
         account = make_account()
@@ -107,7 +108,7 @@ class TestPostEntriesBatch:
         specs.insert(3, bill(account, "late:feb", on=date(2026, 2, 27)))
 
         with pytest.raises(
-            BatchEntryRefused, match="late:feb.*February 2026 are closed"
+            BatchEntryRefused, match=r"late:feb.*February 2026 are closed"
         ) as refused:
             post_entries_batch(specs, actor=SYSTEM, at=AT, chunk_size=2)
 
@@ -131,7 +132,7 @@ class TestPostEntriesBatch:
             ],
         )
 
-        with pytest.raises(BatchEntryRefused, match="adj:lopsided.*does not balance"):
+        with pytest.raises(BatchEntryRefused, match=r"adj:lopsided.*does not balance"):
             post_entries_batch([bill(account, "fine"), lopsided], actor=SYSTEM, at=AT)
 
         assert JournalEntry.objects.count() == 0

@@ -51,7 +51,8 @@ class TestPostEntry:
 
         second = charge(account, 999, key="bill:dup")
 
-        assert second.pk == first.pk and second.replayed is True
+        assert second.pk == first.pk
+        assert second.replayed is True
         assert JournalLine.objects.count() == 2
 
     @pytest.mark.parametrize(
