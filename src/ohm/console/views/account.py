@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from ohm.agreements import queries as agreement_queries
 from ohm.console.forms_core import InteractionForm
+from ohm.console.views import books
 from ohm.console.views.auth import staff_required
 from ohm.core import clock
 from ohm.core.localtime import localdate
@@ -112,6 +113,7 @@ def account_page(request, number: str):
             )
             if on
         ],
+        "balance": books.balance_card(account_id=account.pk, as_of=today),
         "can_see_sensitive": request.user.has_perm("core.view_sensitive"),
         "can_see_audit": can_see_audit,
         "audit_events": list(AuditEvent.objects.filter(account_id=account.pk)[:AUDIT_EVENTS_SHOWN])
