@@ -271,3 +271,17 @@ class TestApplyDueServiceChanges:
         again = operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
 
         assert again == {"started": 0, "stopped": 0}
+
+
+@pytest.mark.django_db
+class TestAccountForServicePoint:
+    def test_names_the_account_served_in_the_window_and_none_outside_it(self):
+        account = make_account()
+        point = make_service_point()
+        agreement = start(account, point)
+        operations.stop_service(agreement=agreement, end_date=date(2026, 3, 10), actor=SYSTEM, at=MARCH_10_AT)
+
+        during = queries.account_for_service_point(point.pk, datetime(2026, 3, 5, 8, tzinfo=UTC), datetime(2026, 3, 6, 8, tzinfo=UTC))
+        after = queries.account_for_service_point(point.pk, datetime(2026, 3, 12, 8, tzinfo=UTC), datetime(2026, 3, 13, 8, tzinfo=UTC))
+
+        assert (during, after) == (account.pk, None)
