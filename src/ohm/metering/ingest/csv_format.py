@@ -65,7 +65,7 @@ def _parse_columns(path: Path) -> ParsedReads:
     meter = meters.indices.to_numpy().astype(np.int32)
     meter_refs = [serial.strip().upper() for serial in meters.dictionary.to_pylist()]
     numbers = table.column("channel").to_numpy()
-    if len(numbers) and 0 <= numbers.min() and numbers.max() < 65_536:
+    if len(numbers) and numbers.min() >= 0 and numbers.max() < 65_536:
         # Channel numbers are small: count them instead of sorting millions of reads.
         channel_refs = np.flatnonzero(np.bincount(numbers))
         position = np.zeros(int(numbers.max()) + 1, dtype=np.int32)

@@ -673,12 +673,12 @@ def _store_chunk(
             result.timings.get("before_store", 0.0) + time.perf_counter() - started
         )
     if dry_run:
-        result.days.update(_classify(block, current))
+        result.days.update({k: v for k, v in _classify(block, current).items() if v})
         return
     counts = save_day_block(
         block=block, recorded_at=at, source=source, actor_label=actor_label, current=current
     )
-    result.days.update(counts)
+    result.days.update({k: v for k, v in counts.items() if v})
 
 
 def _refs_for_line(reads: _Reads, line: int) -> dict[str, str]:
