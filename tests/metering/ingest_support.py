@@ -20,7 +20,13 @@ def meter(serial: str, minutes: int = 60, demand: bool = False):
     if demand:
         channels.append((3, "kw_demand", minutes))
     return metering_operations.register_meter(
-        serial=serial, make="Itron", model="Riva", kind="ami", channels=channels, actor=ACTOR, at=IMPORT_AT
+        serial=serial,
+        make="Itron",
+        model="Riva",
+        kind="ami",
+        channels=channels,
+        actor=ACTOR,
+        at=IMPORT_AT,
     )
 
 

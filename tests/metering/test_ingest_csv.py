@@ -14,7 +14,10 @@ HEADER = "meter,channel,interval_end,value,quality\n"
 
 def day_csv(serial, day=date(2026, 3, 1), hours=24, value=0.5, channel=1):
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-    rows = [f"{serial},{channel},{(start + timedelta(hours=h + 1)).isoformat().replace('+00:00', 'Z')},{value},A" for h in range(hours)]
+    rows = [
+        f"{serial},{channel},{(start + timedelta(hours=h + 1)).isoformat().replace('+00:00', 'Z')},{value},A"
+        for h in range(hours)
+    ]
     return HEADER + "\n".join(rows) + "\n"
 
 
@@ -41,7 +44,10 @@ class TestCsvImport:
 
     def test_takes_offsets_and_flags_estimates_and_missing(self, tmp_path):
         m = meter("C2")
-        text = HEADER + "C2,1,2026-02-28T17:00:00-08:00,1.25,E\nC2,1,2026-03-01T02:00:00Z,0.75,\nC2,1,2026-03-01T03:00:00Z,0,M\n"
+        text = (
+            HEADER
+            + "C2,1,2026-02-28T17:00:00-08:00,1.25,E\nC2,1,2026-03-01T02:00:00Z,0.75,\nC2,1,2026-03-01T03:00:00Z,0,M\n"
+        )
 
         run(write(tmp_path, "a.csv", text))
 
@@ -72,7 +78,18 @@ class TestCsvImport:
 
         reasons = {p.line: p.code for p in result.problems}
         assert result.intervals_loaded == 1
-        assert reasons == {3: "malformed", 4: "bad_time", 5: "bad_time", 6: "malformed", 7: "malformed", 8: "malformed", 9: "unknown_meter", 10: "unknown_channel", 11: "off_boundary", 12: "future"}
+        assert reasons == {
+            3: "malformed",
+            4: "bad_time",
+            5: "bad_time",
+            6: "malformed",
+            7: "malformed",
+            8: "malformed",
+            9: "unknown_meter",
+            10: "unknown_channel",
+            11: "off_boundary",
+            12: "future",
+        }
         stored = ReadException.objects.get(read_import=result.read_import, line=4)
         assert "no UTC offset" in stored.reason
         assert stored.raw == "C3,1,2026-03-01T03:00:00,0.5,A"
@@ -86,11 +103,18 @@ class TestCsvImport:
 
     def test_a_duplicate_loads_once_and_a_conflict_not_at_all(self, tmp_path):
         m = meter("C4")
-        text = HEADER + "C4,1,2026-03-01T01:00:00Z,0.5,A\nC4,1,2026-03-01T01:00:00Z,0.5,A\nC4,1,2026-03-01T02:00:00Z,0.5,A\nC4,1,2026-03-01T02:00:00Z,0.7,A\n"
+        text = (
+            HEADER
+            + "C4,1,2026-03-01T01:00:00Z,0.5,A\nC4,1,2026-03-01T01:00:00Z,0.5,A\nC4,1,2026-03-01T02:00:00Z,0.5,A\nC4,1,2026-03-01T02:00:00Z,0.7,A\n"
+        )
 
         result = run(write(tmp_path, "d.csv", text))
 
-        assert sorted((p.line, p.code) for p in result.problems) == [(3, "duplicate"), (4, "conflict"), (5, "conflict")]
+        assert sorted((p.line, p.code) for p in result.problems) == [
+            (3, "duplicate"),
+            (4, "conflict"),
+            (5, "conflict"),
+        ]
         got = series(channel_of(m))
         assert list(got.flags[:2]) == [Quality.ACTUAL, Quality.MISSING]
 
@@ -181,14 +205,19 @@ day_vectors = st.lists(
 
 @pytest.mark.django_db
 class TestCsvRoundTrip:
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(day=day_vectors)
     def test_a_written_day_reads_back_exactly(self, tmp_path_factory, day):
         serial = f"P{len(ReadImport.objects.all()) + 1}X{abs(hash(tuple(day))) % 10**8}"
         m = meter(serial, minutes=15)
         start = datetime(2026, 3, 1, tzinfo=UTC)
         codes = {Quality.ACTUAL: "A", Quality.ESTIMATED: "E", Quality.MISSING: "M"}
-        lines = [f"{serial},1,{(start + timedelta(minutes=15 * (i + 1))).isoformat()},{value!r},{codes[q]}" for i, (value, q) in enumerate(day)]
+        lines = [
+            f"{serial},1,{(start + timedelta(minutes=15 * (i + 1))).isoformat()},{value!r},{codes[q]}"
+            for i, (value, q) in enumerate(day)
+        ]
         path = tmp_path_factory.mktemp("rt") / "day.csv"
         path.write_text(HEADER + "\n".join(lines) + "\n")
 
