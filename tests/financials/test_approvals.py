@@ -18,13 +18,16 @@ class TestMakerChecker:
     def test_above_the_makers_limit_the_request_waits_in_the_approvals_queue(self, owing, csr):
         outcome = adjust(owing, csr, 60_00)
 
-        assert outcome.pending and outcome.entry is None
+        assert outcome.pending
+        assert outcome.entry is None
         assert not JournalEntry.objects.filter(kind="adjustment").exists()
         request = outcome.request
         assert (request.amount_cents, request.maker, request.status) == (60_00, csr, "pending")
         item = WorkItem.objects.get(pk=request.work_item_id)
         assert (item.category.code, item.team.name, item.account_id) == (
-            "approval", "Lead CSR", owing.pk
+            "approval",
+            "Lead CSR",
+            owing.pk,
         )
         assert list(queries.list_pending_requests()) == [request]
         assert AuditEvent.objects.filter(event="financials.request.made").count() == 1
@@ -49,7 +52,9 @@ class TestMakerChecker:
 
         again = adjust(owing, csr, 60_00)
 
-        assert again.replayed and again.request.pk == request.pk and again.entry is None
+        assert again.replayed
+        assert again.request.pk == request.pk
+        assert again.entry is None
         assert writes() == before
         operations.approve_request(request=request, actor=lead, at=AT)
         assert adjust(owing, csr, 60_00).entry.idempotency_key == f"financial-request:{request.pk}"
@@ -94,7 +99,8 @@ class TestMakerChecker:
         rejected = operations.reject_request(request=request, actor=lead, at=AT, note="No proof")
 
         assert "note" in refused.value.message_dict
-        assert rejected.status == "rejected" and rejected.journal_entry is None
+        assert rejected.status == "rejected"
+        assert rejected.journal_entry is None
         assert not JournalEntry.objects.filter(kind="adjustment").exists()
         assert WorkItem.objects.get(pk=request.work_item_id).status == "done"
 
@@ -129,11 +135,18 @@ class TestMakerChecker:
         from tests.factories import make_account
 
         outcome = operations.transfer_balance(
-            from_account=owing, to_account=make_account(), amount_cents=50_01, reason="move",
-            effective_date=ON, actor=csr, at=AT, idempotency_key="x:1",
+            from_account=owing,
+            to_account=make_account(),
+            amount_cents=50_01,
+            reason="move",
+            effective_date=ON,
+            actor=csr,
+            at=AT,
+            idempotency_key="x:1",
         )
 
-        assert outcome.pending and outcome.request.kind == "transfer"
+        assert outcome.pending
+        assert outcome.request.kind == "transfer"
 
 
 @pytest.mark.django_db
@@ -141,7 +154,8 @@ class TestApprovalNeeded:
     def test_within_the_limit_it_posts_at_once(self, csr):
         need = queries.approval_needed(user=csr, kind="adjustment", amount_cents=50_00)
 
-        assert not need.needed and need.message == "Within your $50.00 limit: posts at once."
+        assert not need.needed
+        assert need.message == "Within your $50.00 limit: posts at once."
 
     def test_above_the_limit_it_names_the_roles_that_may_approve(self, csr):
         approve = Permission.objects.get(codename="approve_request")

@@ -14,7 +14,9 @@ from tests.financials.conftest import bill, lines_of, writes
 ON = date(2026, 3, 2)
 
 
-def adjust(account, actor, cents=20_00, *, direction="credit", reason="billing_error", key="adj:1", **kw):
+def adjust(
+    account, actor, cents=20_00, *, direction="credit", reason="billing_error", key="adj:1", **kw
+):
     return operations.post_adjustment(
         account=account,
         amount_cents=cents,
@@ -33,9 +35,11 @@ class TestPostAdjustment:
     def test_a_credit_within_the_limit_posts_against_billing_adjustments(self, owing, csr):
         outcome = adjust(owing, csr)
 
-        assert not outcome.pending and outcome.request is None
+        assert not outcome.pending
+        assert outcome.request is None
         assert lines_of(outcome.entry) == [("4190", 20_00, None), ("1100", -20_00, owing.pk)]
-        assert outcome.entry.kind == "adjustment" and outcome.entry.reason_code == "billing_error"
+        assert outcome.entry.kind == "adjustment"
+        assert outcome.entry.reason_code == "billing_error"
         assert ledger_queries.get_balance_cents(account_id=owing.pk) == 180_00
         assert AuditEvent.objects.filter(
             event="financials.adjustment.posted", account_id=owing.pk
@@ -66,7 +70,8 @@ class TestPostAdjustment:
 
         again = adjust(owing, csr, 99_00)
 
-        assert again.replayed and again.entry.pk == first.entry.pk
+        assert again.replayed
+        assert again.entry.pk == first.entry.pk
         assert writes() == before
 
     @pytest.mark.parametrize(
@@ -99,7 +104,11 @@ class TestPostAdjustment:
 class TestAssessFee:
     def test_a_returned_payment_fee_charges_the_schedule_amount(self, owing, csr):
         outcome = operations.assess_fee(
-            account=owing, kind="returned_payment", effective_date=ON, actor=csr, at=AT,
+            account=owing,
+            kind="returned_payment",
+            effective_date=ON,
+            actor=csr,
+            at=AT,
             idempotency_key="fee:1",
         )
 
@@ -108,7 +117,11 @@ class TestAssessFee:
 
     def test_the_late_fee_is_a_share_of_the_past_due(self, owing):
         outcome = operations.assess_fee(
-            account=owing, kind="late", effective_date=ON, actor=SYSTEM, at=AT,
+            account=owing,
+            kind="late",
+            effective_date=ON,
+            actor=SYSTEM,
+            at=AT,
             idempotency_key="late:1",
         )
 
@@ -122,7 +135,11 @@ class TestAssessFee:
 
         with pytest.raises(ValidationError) as refused:
             operations.assess_fee(
-                account=account, kind="late", effective_date=ON, actor=SYSTEM, at=AT,
+                account=account,
+                kind="late",
+                effective_date=ON,
+                actor=SYSTEM,
+                at=AT,
                 idempotency_key="late:2",
             )
 
@@ -132,7 +149,11 @@ class TestAssessFee:
     def test_an_unknown_fee_is_refused(self, owing):
         with pytest.raises(ValidationError) as refused:
             operations.assess_fee(
-                account=owing, kind="parking", effective_date=ON, actor=SYSTEM, at=AT,
+                account=owing,
+                kind="parking",
+                effective_date=ON,
+                actor=SYSTEM,
+                at=AT,
                 idempotency_key="fee:x",
             )
 
@@ -162,8 +183,14 @@ class TestTransferBalance:
         new = make_account()
 
         outcome = operations.transfer_balance(
-            from_account=owing, to_account=new, amount_cents=40_00, reason="Final bill to new home",
-            effective_date=ON, actor=csr, at=AT, idempotency_key="xfer:1",
+            from_account=owing,
+            to_account=new,
+            amount_cents=40_00,
+            reason="Final bill to new home",
+            effective_date=ON,
+            actor=csr,
+            at=AT,
+            idempotency_key="xfer:1",
         )
 
         assert lines_of(outcome.entry) == [("1100", 40_00, new.pk), ("1100", -40_00, owing.pk)]
@@ -182,8 +209,14 @@ class TestTransferBalance:
 
         with pytest.raises(ValidationError) as refused:
             operations.transfer_balance(
-                from_account=owing, to_account=target, amount_cents=cents, reason="move",
-                effective_date=ON, actor=csr, at=AT, idempotency_key="xfer:bad",
+                from_account=owing,
+                to_account=target,
+                amount_cents=cents,
+                reason="move",
+                effective_date=ON,
+                actor=csr,
+                at=AT,
+                idempotency_key="xfer:bad",
             )
 
         assert field in refused.value.message_dict
@@ -192,8 +225,13 @@ class TestTransferBalance:
 
 def write_off(account, actor, cents, key="wo:1"):
     return operations.write_off_balance(
-        account=account, amount_cents=cents, reason="Uncollectible after agency", effective_date=ON,
-        actor=actor, at=AT, idempotency_key=key,
+        account=account,
+        amount_cents=cents,
+        reason="Uncollectible after agency",
+        effective_date=ON,
+        actor=actor,
+        at=AT,
+        idempotency_key=key,
     )
 
 
@@ -217,7 +255,11 @@ class TestWriteOffs:
         original = write_off(owing, SYSTEM, 150_00).entry
 
         reversal = operations.reverse_write_off(
-            entry=original, reason="Customer found", effective_date=ON, actor=SYSTEM, at=AT,
+            entry=original,
+            reason="Customer found",
+            effective_date=ON,
+            actor=SYSTEM,
+            at=AT,
             idempotency_key="wor:1",
         ).entry
 
@@ -225,7 +267,11 @@ class TestWriteOffs:
         assert lines_of(reversal) == [("1100", 150_00, owing.pk), ("5200", -150_00, None)]
         with pytest.raises(ValidationError) as refused:
             operations.reverse_write_off(
-                entry=original, reason="again", effective_date=ON, actor=SYSTEM, at=AT,
+                entry=original,
+                reason="again",
+                effective_date=ON,
+                actor=SYSTEM,
+                at=AT,
                 idempotency_key="wor:2",
             )
         assert "already reversed" in refused.value.message_dict["entry"][0]
@@ -235,7 +281,11 @@ class TestWriteOffs:
 
         with pytest.raises(ValidationError) as refused:
             operations.reverse_write_off(
-                entry=entry, reason="no", effective_date=ON, actor=SYSTEM, at=AT,
+                entry=entry,
+                reason="no",
+                effective_date=ON,
+                actor=SYSTEM,
+                at=AT,
                 idempotency_key="wor:3",
             )
 
@@ -245,7 +295,11 @@ class TestWriteOffs:
         write_off(owing, SYSTEM, 150_00)
 
         outcome = operations.record_recovery(
-            account=owing, amount_cents=60_00, effective_date=ON, actor=SYSTEM, at=AT,
+            account=owing,
+            amount_cents=60_00,
+            effective_date=ON,
+            actor=SYSTEM,
+            at=AT,
             idempotency_key="rec:1",
         )
 
@@ -257,7 +311,11 @@ class TestWriteOffs:
 
         with pytest.raises(ValidationError) as refused:
             operations.record_recovery(
-                account=owing, amount_cents=50_01, effective_date=ON, actor=SYSTEM, at=AT,
+                account=owing,
+                amount_cents=50_01,
+                effective_date=ON,
+                actor=SYSTEM,
+                at=AT,
                 idempotency_key="rec:2",
             )
 
