@@ -125,7 +125,7 @@ class IntervalDay(models.Model):
             models.UniqueConstraint(fields=["channel", "day"], condition=Q(is_current=True), name="one_current_interval_day"),
             models.UniqueConstraint(fields=["channel", "day", "version"], name="unique_interval_day_version"),
         ]
-        indexes = [models.Index(fields=["channel", "day"], name="interval_day_channel_day")]
+        # (channel, day, version) is unique, so its index already serves lookups by channel and day.
 
     def __str__(self) -> str:
         return f"{self.channel} {self.day} v{self.version}"
