@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ohm.console.views import records, work
+from ohm.console.views import meter, records, work
 
 urlpatterns = [
     path("customers/new/", records.new_customer, name="customer_new"),
@@ -30,7 +30,12 @@ urlpatterns = [
     path("agreements/<str:sa_number>/stop/", records.service_stop, name="service_stop"),
     path("premises/new/", records.premise_new, name="premise_new"),
     path("premises/<str:number>/", records.premise_detail, name="premise"),
-    path("meters/<str:serial>/", records.meter_detail, name="meter"),
+    path("meters/<str:serial>/", meter.meter_detail, name="meter"),
+    path("meters/<str:serial>/ping/", meter.meter_ping, name="meter_ping"),
+    path("meters/<str:serial>/read/", meter.meter_read, name="meter_read"),
+    path("meters/<str:serial>/disconnect/", meter.meter_disconnect, name="meter_disconnect"),
+    path("meters/<str:serial>/connect/", meter.meter_connect, name="meter_connect"),
+    path("meters/<str:serial>/usage.json", meter.meter_usage, name="meter_usage"),
     path("work/", work.my_work, name="my_work"),
     path("work/team/", work.team_queue, name="team_queue"),
     path("work/next/", work.assign_next, name="work_assign_next"),
