@@ -112,7 +112,7 @@ def _today() -> date:
 def get_balance(
     request: HttpRequest,
     number: str,
-    as_of: date | None = Query(None, description="Date of the balance; today when left out"),
+    as_of: date | None = Query(None, description="Date of the balance; today when left out"),  # noqa: B008
 ):
     """What the customer owes on ``as_of`` (today by default), split into current and past
     due and aged by days since each bill (``current`` 0–30, then 31–60, 61–90, 91–120 and
@@ -142,9 +142,9 @@ def get_balance(
 def list_transactions(
     request: HttpRequest,
     number: str,
-    start: date | None = Query(None, description="First effective date shown"),
-    end: date | None = Query(None, description="Last effective date shown"),
-    kind: list[str] | None = Query(
+    start: date | None = Query(None, description="First effective date shown"),  # noqa: B008
+    end: date | None = Query(None, description="Last effective date shown"),  # noqa: B008
+    kind: list[str] | None = Query(  # noqa: B008
         None, description="Only these kinds (bill, payment, adjustment, fee, …); repeatable"
     ),
 ):
@@ -180,7 +180,7 @@ def list_transactions(
 )
 def get_trial_balance(
     request: HttpRequest,
-    as_of: date | None = Query(None, description="Date of the books; today when left out"),
+    as_of: date | None = Query(None, description="Date of the books; today when left out"),  # noqa: B008
 ):
     """Every GL account's balance (debits positive) and the books check: the total is zero,
     every entry balances, and the receivables control equals the sum of customer balances."""
