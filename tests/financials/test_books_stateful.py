@@ -56,12 +56,12 @@ def writes() -> tuple[int, ...]:
         return cursor.fetchone()
 
 
-def ar_delta(entry: JournalEntry, account_id: int) -> int:
-    return sum(
-        entry.lines.filter(gl_account__role="receivables", account_id=account_id).values_list(
-            "amount_cents", flat=True
-        )
-    )
+def ar_deltas(entry: JournalEntry) -> dict[int, int]:
+    deltas: dict[int, int] = {}
+    rows = entry.lines.filter(gl_account_id=Books.receivables_id)
+    for account_id, cents in rows.values_list("account_id", "amount_cents"):
+        deltas[account_id] = deltas.get(account_id, 0) + cents
+    return deltas
 
 
 class Books(RuleBasedStateMachine):
@@ -118,8 +118,10 @@ class Books(RuleBasedStateMachine):
         self.calls[key] = call
         if outcome.entry is not None:
             self.entries += 1
-            for pk in accounts:
-                self.balances[pk] += ar_delta(outcome.entry, pk)
+            deltas = ar_deltas(outcome.entry)
+            assert set(deltas) <= set(accounts)
+            for pk, cents in deltas.items():
+                self.balances[pk] += cents
         else:
             assert outcome.pending
             self.pending.append(outcome.request.pk)
@@ -313,8 +315,8 @@ class Books(RuleBasedStateMachine):
         if approve:
             self.entries += 1
             entry = request.journal_entry
-            for pk in self.balances:
-                self.balances[pk] += ar_delta(entry, pk)
+            for pk, cents in ar_deltas(entry).items():
+                self.balances[pk] += cents
             if entry.kind == "write_off":
                 self.write_offs.append(entry.pk)
         assert WorkItem.objects.get(pk=request.work_item_id).is_closed

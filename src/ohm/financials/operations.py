@@ -88,7 +88,9 @@ def _positive_cents(value, field: str = "amount_cents") -> int:
 
 
 def _account(account_id, field: str = "account") -> Account:
-    account = Account.objects.filter(pk=account_id).first() if account_id else None
+    account = (
+        Account.objects.filter(pk=account_id).only("pk", "number").first() if account_id else None
+    )
     if account is None:
         raise ValidationError({field: f"There is no account {account_id}."})
     return account
@@ -115,7 +117,8 @@ def _balance(account: Account, as_of: date) -> int:
 
 
 def _check(plan: Plan) -> Plan:
-    """The ledger's own rules (balanced, GL roles exist, period open) before anything is written."""
+    """The ledger's own rules (balanced, GL roles exist, period open), for a request that will
+    wait: a posting gets the same check from ``post_entry`` itself."""
     ledger.check_entry(
         plan.spec("validation", ""),
         refs=ledger.gl_accounts_by_ref(),
@@ -174,15 +177,13 @@ def _plan_adjustment(p: dict) -> Plan:
             ],
         )
 
-    return _check(
-        Plan(
-            "adjustment",
-            account,
-            amount,
-            f"{label} {format_cents(amount)} ({reason.label}) on account {account.number}",
-            effective,
-            spec,
-        )
+    return Plan(
+        "adjustment",
+        account,
+        amount,
+        f"{label} {format_cents(amount)} ({reason.label}) on account {account.number}",
+        effective,
+        spec,
     )
 
 
@@ -245,15 +246,13 @@ def _plan_fee(p: dict) -> Plan:
             ],
         )
 
-    return _check(
-        Plan(
-            "fee",
-            account,
-            amount,
-            f"{label} {format_cents(amount)} on account {account.number}",
-            effective,
-            spec,
-        )
+    return Plan(
+        "fee",
+        account,
+        amount,
+        f"{label} {format_cents(amount)} on account {account.number}",
+        effective,
+        spec,
     )
 
 
@@ -302,16 +301,14 @@ def _plan_transfer(p: dict) -> Plan:
             ],
         )
 
-    return _check(
-        Plan(
-            "transfer",
-            source_account,
-            amount,
-            f"Transfer {format_cents(amount)} from {source_account.number} to {target.number}",
-            effective,
-            spec,
-            other_account=target,
-        )
+    return Plan(
+        "transfer",
+        source_account,
+        amount,
+        f"Transfer {format_cents(amount)} from {source_account.number} to {target.number}",
+        effective,
+        spec,
+        other_account=target,
     )
 
 
@@ -343,15 +340,13 @@ def _plan_write_off(p: dict) -> Plan:
             ],
         )
 
-    return _check(
-        Plan(
-            "write_off",
-            account,
-            amount,
-            f"Write off {format_cents(amount)} on account {account.number}",
-            effective,
-            spec,
-        )
+    return Plan(
+        "write_off",
+        account,
+        amount,
+        f"Write off {format_cents(amount)} on account {account.number}",
+        effective,
+        spec,
     )
 
 
@@ -392,16 +387,14 @@ def _plan_write_off_reversal(p: dict) -> Plan:
             idempotency_key=key,
         )
 
-    return _check(
-        Plan(
-            "write_off_reversal",
-            account,
-            amount,
-            f"Reverse the {format_cents(amount)} write-off (JE {entry.pk}) on account {account.number}",
-            effective,
-            spec,
-            post=post,
-        )
+    return Plan(
+        "write_off_reversal",
+        account,
+        amount,
+        f"Reverse the {format_cents(amount)} write-off (JE {entry.pk}) on account {account.number}",
+        effective,
+        spec,
+        post=post,
     )
 
 
@@ -443,15 +436,13 @@ def _plan_recovery(p: dict) -> Plan:
             ],
         )
 
-    return _check(
-        Plan(
-            "recovery",
-            account,
-            amount,
-            f"Recovery {format_cents(amount)} on account {account.number}",
-            effective,
-            spec,
-        )
+    return Plan(
+        "recovery",
+        account,
+        amount,
+        f"Recovery {format_cents(amount)} on account {account.number}",
+        effective,
+        spec,
     )
 
 
@@ -538,6 +529,7 @@ def _submit(kind: str, payload: dict, *, actor, at: datetime, idempotency_key: s
         return replay
     plan_ = plan(kind, payload)
     if needs_approval(actor=actor, kind=kind, amount_cents=plan_.amount_cents):
+        _check(plan_)
         return Outcome(request=_make_request(plan_, payload, actor=actor, at=at, key=key))
     entry = _post(plan_, key=key, actor=actor, at=at, source="")
     _audit_posted(plan_, entry, actor=actor, at=at)

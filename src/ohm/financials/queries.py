@@ -82,6 +82,6 @@ def approval_needed(*, user, kind: str, amount_cents: int) -> ApprovalNeeded:
 
 
 def _article(name: str) -> str:
-    """"Lead CSR" -> "a lead CSR": lower case, acronyms kept."""
+    """ "Lead CSR" -> "a lead CSR": lower case, acronyms kept."""
     words = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in name.split())
     return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
