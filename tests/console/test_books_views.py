@@ -193,6 +193,38 @@ class TestFinancialHistory:
 
         assert client.get("/console/accounts/1234567890/history/").status_code == 404
 
+    def test_offers_the_statement_for_the_chosen_dates(self, client, csr, paid_ahead):
+        client.force_login(csr)
+
+        html = client.get(
+            f"/console/accounts/{paid_ahead.number}/history/?start=2026-02-05"
+        ).content.decode()
+
+        assert f"/console/accounts/{paid_ahead.number}/statement.csv?start=2026-02-05" in html
+        assert f"/console/accounts/{paid_ahead.number}/statement.pdf?start=2026-02-05" in html
+
+
+class TestStatementDownloads:
+    def test_downloads_the_statement_as_csv(self, client, csr, paid_ahead):
+        client.force_login(csr)
+
+        response = client.get(f"/console/accounts/{paid_ahead.number}/statement.csv")
+
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/csv"
+        assert f"statement-{paid_ahead.number}-20260303.csv" in response["Content-Disposition"]
+        assert "Payment" in body
+        assert "-12.00" in body
+
+    def test_downloads_the_statement_as_pdf(self, client, csr, paid_ahead):
+        client.force_login(csr)
+
+        response = client.get(f"/console/accounts/{paid_ahead.number}/statement.pdf")
+
+        assert response.status_code == 200
+        assert response.content.startswith(b"%PDF")
+
 
 class TestAgingReport:
     def test_totals_equal_the_sum_of_account_agings(self, db, late_payer, paid_ahead):
@@ -283,7 +315,7 @@ class TestGLSummary:
 
         rows = list(csv.reader(io.StringIO(response.content.decode())))
         assert response["Content-Type"] == "text/csv"
-        assert rows[0] == ["date", "gl_account", "name", "debit", "credit", "net"]
+        assert rows[0] == ["date", "gl_code", "gl_name", "debits", "credits", "net"]
         assert [
             "2026-01-05",
             "1100",

@@ -3,12 +3,11 @@ the books, the aging report, trial balance, GL summary and journal entries."""
 
 from __future__ import annotations
 
-import csv
-import importlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404, HttpResponse
@@ -16,11 +15,12 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from ohm.console.views.auth import staff_required
-from ohm.core import clock, money
+from ohm.core import clock
 from ohm.core.localtime import localdate
 from ohm.customers import queries as customer_queries
 from ohm.customers.models import Account, AccountPerson
 from ohm.ledger import queries as ledger_queries
+from ohm.ledger import statements
 from ohm.ledger.aging import BUCKET_LABELS, BUCKETS, Aging
 from ohm.ledger.models import GLAccount, JournalEntry, JournalLine
 from ohm.ledger.operations import RECEIVABLES
@@ -62,17 +62,6 @@ def _account_or_404(number: str) -> Account:
 
 def _today() -> date:
     return localdate(clock.now())
-
-
-def _statements():
-    """``ohm.ledger.statements`` when it provides CSV and PDF statements, else None."""
-    try:
-        module = importlib.import_module("ohm.ledger.statements")
-    except ImportError:
-        return None
-    if not (hasattr(module, "statement_csv") and hasattr(module, "statement_pdf")):
-        return None
-    return module
 
 
 # ---------------------------------------------------------------------------------------
@@ -211,7 +200,6 @@ def _history_context(request, account: Account) -> tuple[dict, int]:
         "end": end,
         "closing_cents": history[-1].running_balance_cents if history else opening,
         "filtered": bool(kinds),
-        "statements": _statements() is not None,
         "query": f"?{query}" if query else "",
         "history_url": reverse("console:account_history", kwargs={"number": account.number}),
     }, status
@@ -232,21 +220,35 @@ def account_history(request, number: str):
 
 
 def _statement_download(request, number: str, *, pdf: bool):
-    statements = _statements()
-    if statements is None:
-        raise Http404("Statements are not available yet.")
+    """The statement for the history's date range (through today when open-ended)."""
     account = _account_or_404(number)
     form = HistoryFilterForm(request.GET or None, kinds=_account_kinds(account.pk))
     start = end = None
     if form.is_bound and form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    end = end or _today()
-    render_statement = statements.statement_pdf if pdf else statements.statement_csv
-    body = render_statement(account=account, start_date=start, end_date=end)
-    extension, content_type = ("pdf", "application/pdf") if pdf else ("csv", "text/csv")
+    today = _today()
+    main = customer_queries.get_main_person(account=account)
+    header = statements.StatementHeader(
+        utility_name=settings.UTILITY_NAME,
+        account_number=account.formatted_number,
+        customer_name=main.display_name if main else "",
+        mailing_lines=list(account.mailing_lines),
+        as_of=today,
+    )
+    statement = statements.build_statement(
+        account_id=account.pk, header=header, start_date=start, end_date=end or today
+    )
+    if pdf:
+        body, extension, content_type = (
+            statements.statement_pdf(statement),
+            "pdf",
+            "application/pdf",
+        )
+    else:
+        body, extension, content_type = statements.statement_csv(statement), "csv", "text/csv"
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = (
-        f'attachment; filename="statement-{account.number}-{end:%Y%m%d}.{extension}"'
+        f'attachment; filename="statement-{account.number}-{statement.end_date:%Y%m%d}.{extension}"'
     )
     return response
 
@@ -531,23 +533,11 @@ def gl_summary_csv(request):
             status=422,
             content_type="text/plain",
         )
-    response = HttpResponse(content_type="text/csv")
+    body = statements.gl_summary_csv(ledger_queries.get_gl_summary(start_date=start, end_date=end))
+    response = HttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = (
         f'attachment; filename="gl-summary-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
     )
-    writer = csv.writer(response)
-    writer.writerow(["date", "gl_account", "name", "debit", "credit", "net"])
-    for row in ledger_queries.get_gl_summary(start_date=start, end_date=end):
-        writer.writerow(
-            [
-                row["date"].isoformat(),
-                row["code"],
-                row["name"],
-                money.to_dollars(row["debit_cents"]),
-                money.to_dollars(row["credit_cents"]),
-                money.to_dollars(row["net_cents"]),
-            ]
-        )
     return response
 
 
