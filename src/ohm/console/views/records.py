@@ -31,7 +31,6 @@ from ohm.customers import operations as customer_operations
 from ohm.customers import queries as customer_queries
 from ohm.customers.models import Account, AccountAlert, AccountPerson, Email, Person, Phone
 from ohm.metering import queries as metering_queries
-from ohm.metering.models import Meter
 from ohm.premises import operations as premise_operations
 from ohm.premises.addresses import normalize_words
 from ohm.premises.models import Premise, ServicePoint
@@ -648,22 +647,4 @@ def premise_new(request):
             return redirect("console:premise", number=premise.number)
     return render(
         request, "console/records/premise_new.html", {"form": form, "duplicate": duplicate}
-    )
-
-
-@staff_required
-@permission_required("metering.view_meter", raise_exception=True)
-def meter_detail(request, serial: str):
-    meter = get_object_or_404(Meter, serial=serial)
-    installations = meter.installations.select_related("service_point__premise").order_by(
-        "-installed_at"
-    )
-    return render(
-        request,
-        "console/records/meter_detail.html",
-        {
-            "meter": meter,
-            "channels": meter.channels.all(),
-            "installations": installations,
-        },
     )
