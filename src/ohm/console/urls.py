@@ -3,8 +3,9 @@ queue pages (urls_records)."""
 
 from ohm.console.urls_books import urlpatterns as books_patterns
 from ohm.console.urls_core import urlpatterns as core_patterns
+from ohm.console.urls_financials import urlpatterns as financial_patterns
 from ohm.console.urls_records import urlpatterns as record_patterns
 
 app_name = "console"
 
-urlpatterns = core_patterns + record_patterns + books_patterns
+urlpatterns = core_patterns + record_patterns + books_patterns + financial_patterns

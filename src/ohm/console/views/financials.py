@@ -1,0 +1,406 @@
+"""Console pages for financial transactions: adjustment, fee, transfer and write-off forms on
+an account, and the approvals queue where leads and supervisors decide requests above a
+maker's limit.
+
+Every form carries an idempotency key made when the form is first shown, so a double click
+or a resubmitted page posts once. The amount field asks the server, as it is typed, what
+approval the amount will need.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from ohm.console.forms import ConsoleForm, DateInput, add_operation_errors
+from ohm.console.views.auth import staff_required
+from ohm.console.views.records import _account, account_url, local_today
+from ohm.core import clock
+from ohm.core.money import InvalidAmount, format_cents, parse_amount
+from ohm.customers import queries as customer_queries
+from ohm.financials import operations, queries
+from ohm.financials.models import FeeSchedule, FinancialRequest
+from ohm.ledger import queries as ledger_queries
+
+DIRECTIONS = [("credit", "Credit (lowers what the customer owes)"), ("debit", "Charge")]
+
+
+class AmountField(forms.Field):
+    """Dollars as typed ("1,234.50") to cents, more than zero."""
+
+    widget = forms.TextInput(attrs={"maxlength": 20, "autocomplete": "off"})
+
+    def to_python(self, value):
+        text = (value or "").strip()
+        if not text:
+            return None
+        try:
+            cents = parse_amount(text)
+        except InvalidAmount as exc:
+            raise ValidationError(str(exc)) from exc
+        if cents <= 0:
+            raise ValidationError("The amount must be more than zero.")
+        return cents
+
+
+class MoneyForm(ConsoleForm):
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, today, approval_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["idempotency_key"].initial = f"console:{uuid.uuid4()}"
+        if "effective_date" in self.fields:
+            self.fields["effective_date"].initial = today
+        if approval_url and "amount" in self.fields:
+            # Ask, as the amount is typed, what approval it will need.
+            self.fields["amount"].widget.attrs.update(
+                {
+                    "hx-get": approval_url,
+                    "hx-trigger": "input changed delay:250ms, load",
+                    "hx-target": "#approval-needed",
+                    "hx-sync": "this:replace",
+                    "inputmode": "decimal",
+                    "aria-describedby": "approval-needed",
+                }
+            )
+
+
+class AdjustmentForm(MoneyForm):
+    amount = AmountField(label="Amount ($)")
+    direction = forms.ChoiceField(choices=DIRECTIONS, widget=forms.RadioSelect, initial="credit")
+    reason_code = forms.ChoiceField(label="Reason")
+    memo = forms.CharField(max_length=200, required=False, help_text="Shown on the statement")
+    effective_date = forms.DateField(label="Effective", widget=DateInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason_code"].choices = [("", "—")] + [
+            (r.code, r.label) for r in queries.list_active_reasons()
+        ]
+
+
+class FeeForm(MoneyForm):
+    kind = forms.ChoiceField(label="Fee", choices=FeeSchedule.Kind.choices)
+    memo = forms.CharField(max_length=200, required=False)
+    effective_date = forms.DateField(label="Effective", widget=DateInput())
+
+
+class TransferForm(MoneyForm):
+    to_account = forms.CharField(
+        label="To account", max_length=20, help_text="The ten-digit number, check digit included"
+    )
+    amount = AmountField(label="Amount ($)")
+    reason = forms.CharField(max_length=200)
+    effective_date = forms.DateField(label="Effective", widget=DateInput())
+
+    def clean_to_account(self):
+        number = self.cleaned_data["to_account"]
+        try:
+            return customer_queries.get_account(number=number)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages[0]) from exc
+        except customer_queries.AccountNotFound as exc:
+            raise ValidationError(f"There is no account {number}.") from exc
+
+
+class WriteOffForm(MoneyForm):
+    amount = AmountField(label="Amount ($)")
+    reason = forms.CharField(max_length=200)
+    effective_date = forms.DateField(label="Effective", widget=DateInput())
+
+
+class DecisionForm(ConsoleForm):
+    note = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required to reject",
+    )
+
+
+def _approval_url(kind: str) -> str:
+    return f"{reverse('console:approval_needed')}?kind={kind}"
+
+
+def _done(request, outcome: operations.Outcome, account) -> HttpResponse:
+    if outcome.pending:
+        messages.warning(
+            request,
+            f"Request {outcome.request.pk} is waiting for approval: {outcome.request.summary}.",
+        )
+        return redirect("console:financial_request", pk=outcome.request.pk)
+    if outcome.request is not None and outcome.entry is None:
+        messages.info(request, f"Already submitted as request {outcome.request.pk}.")
+        return redirect("console:financial_request", pk=outcome.request.pk)
+    if outcome.replayed:
+        messages.info(request, f"Already posted as journal entry {outcome.entry.pk}.")
+    else:
+        messages.success(request, f"Posted: {outcome.entry.description}.")
+    return redirect(account_url(account.number))
+
+
+def _form_page(request, form, account, *, title: str, button: str, kind: str = "", **extra):
+    context = {
+        "form": form,
+        "account": account,
+        "account_url": account_url(account.number),
+        "title": title,
+        "button": button,
+        "kind": kind,
+        "balance_cents": ledger_queries.get_balance_cents(account_id=account.pk),
+        **extra,
+    }
+    return render(request, "console/financials/form.html", context)
+
+
+def _run(form, call, *, aliases=None):
+    """The operation's outcome, or None with its errors next to the fields they name."""
+    try:
+        return call()
+    except ValidationError as exc:
+        add_operation_errors(form, exc, aliases=aliases)
+        return None
+
+
+ALIASES = {"amount_cents": "amount", "to_account": "to_account", "kind": "kind"}
+
+
+@staff_required(perm="financials.post_adjustment")
+def adjust(request, number: str):
+    account = _account(number)
+    form = AdjustmentForm(
+        request.POST or None, today=local_today(), approval_url=_approval_url("adjustment")
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = _run(
+            form,
+            lambda: operations.post_adjustment(
+                account=account,
+                amount_cents=data["amount"],
+                direction=data["direction"],
+                reason_code=data["reason_code"],
+                memo=data["memo"],
+                effective_date=data["effective_date"],
+                actor=request.user,
+                at=clock.now(),
+                idempotency_key=data["idempotency_key"],
+            ),
+            aliases=ALIASES,
+        )
+        if outcome is not None:
+            return _done(request, outcome, account)
+    return _form_page(
+        request, form, account, title="Adjust", button="Post adjustment", kind="adjustment"
+    )
+
+
+@staff_required(perm="financials.assess_fee")
+def fee(request, number: str):
+    account = _account(number)
+    form = FeeForm(request.POST or None, today=local_today())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = _run(
+            form,
+            lambda: operations.assess_fee(
+                account=account,
+                kind=data["kind"],
+                memo=data["memo"],
+                effective_date=data["effective_date"],
+                actor=request.user,
+                at=clock.now(),
+                idempotency_key=data["idempotency_key"],
+            ),
+            aliases=ALIASES,
+        )
+        if outcome is not None:
+            return _done(request, outcome, account)
+    schedule = [
+        (FeeSchedule.Kind(row.kind).label, row)
+        for row in FeeSchedule.objects.filter(effective_date__lte=local_today()).order_by(
+            "kind", "-effective_date"
+        )
+    ]
+    return _form_page(
+        request, form, account, title="Charge a fee", button="Charge fee", fees=schedule
+    )
+
+
+@staff_required(perm="financials.transfer_balance")
+def transfer(request, number: str):
+    account = _account(number)
+    form = TransferForm(
+        request.POST or None, today=local_today(), approval_url=_approval_url("transfer")
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = _run(
+            form,
+            lambda: operations.transfer_balance(
+                from_account=account,
+                to_account=data["to_account"],
+                amount_cents=data["amount"],
+                reason=data["reason"],
+                effective_date=data["effective_date"],
+                actor=request.user,
+                at=clock.now(),
+                idempotency_key=data["idempotency_key"],
+            ),
+            aliases=ALIASES,
+        )
+        if outcome is not None:
+            return _done(request, outcome, account)
+    return _form_page(
+        request,
+        form,
+        account,
+        title="Transfer the balance",
+        button="Transfer",
+        kind="transfer",
+    )
+
+
+@staff_required(perm="financials.write_off")
+def write_off(request, number: str):
+    account = _account(number)
+    form = WriteOffForm(
+        request.POST or None, today=local_today(), approval_url=_approval_url("write_off")
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = _run(
+            form,
+            lambda: operations.write_off_balance(
+                account=account,
+                amount_cents=data["amount"],
+                reason=data["reason"],
+                effective_date=data["effective_date"],
+                actor=request.user,
+                at=clock.now(),
+                idempotency_key=data["idempotency_key"],
+            ),
+            aliases=ALIASES,
+        )
+        if outcome is not None:
+            return _done(request, outcome, account)
+    return _form_page(
+        request, form, account, title="Write off", button="Write off", kind="write_off"
+    )
+
+
+@staff_required
+@require_GET
+def approval_needed(request):
+    """The fragment under an amount field: posts at once, or who must approve."""
+    kind = request.GET.get("kind", "")
+    if kind not in FinancialRequest.Kind.values:
+        raise Http404("No such transaction kind")
+    try:
+        cents = parse_amount(request.GET.get("amount", ""))
+    except InvalidAmount:
+        cents = None
+    need = (
+        queries.approval_needed(user=request.user, kind=kind, amount_cents=cents)
+        if cents and cents > 0
+        else None
+    )
+    return render(request, "console/financials/_approval.html", {"need": need})
+
+
+def _can_decide(user, row: FinancialRequest) -> bool:
+    return (
+        row.is_pending
+        and row.maker_id != user.pk
+        and user.has_perm("financials.approve_request")
+        and queries.approval_needed(user=user, kind=row.kind, amount_cents=row.amount_cents).needed
+        is False
+    )
+
+
+@staff_required(perm="financials.approve_request")
+def approvals(request):
+    rows = list(queries.list_pending_requests())
+    return render(
+        request,
+        "console/financials/approvals.html",
+        {"rows": [(row, _can_decide(request.user, row)) for row in rows]},
+    )
+
+
+def _request_or_404(pk: int) -> FinancialRequest:
+    try:
+        return queries.get_request(pk=pk)
+    except FinancialRequest.DoesNotExist as exc:
+        raise Http404(f"No request {pk}") from exc
+
+
+@staff_required
+def request_detail(request, pk: int, form: DecisionForm | None = None):
+    row = _request_or_404(pk)
+    if row.maker_id != request.user.pk and not request.user.has_perm("financials.approve_request"):
+        raise PermissionDenied
+    return render(
+        request,
+        "console/financials/request_detail.html",
+        {
+            "row": row,
+            "form": form or DecisionForm(),
+            "can_decide": _can_decide(request.user, row),
+            "can_cancel": row.is_pending and row.maker_id == request.user.pk,
+            "account_url": account_url(row.account.number),
+            "balance_cents": ledger_queries.get_balance_cents(account_id=row.account_id),
+            "limit_text": format_cents(row.amount_cents),
+        },
+    )
+
+
+@staff_required(perm="financials.approve_request")
+@require_POST
+def request_decide(request, pk: int):
+    row = _request_or_404(pk)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    note = form.cleaned_data.get("note", "")
+    approve = request.POST.get("decision") == "approve"
+    try:
+        if approve:
+            decided = operations.approve_request(
+                request=row, actor=request.user, at=clock.now(), note=note
+            )
+        else:
+            decided = operations.reject_request(
+                request=row, actor=request.user, at=clock.now(), note=note
+            )
+    except ValidationError as exc:
+        add_operation_errors(form, exc)
+        return request_detail(request, pk, form=form)
+    if approve:
+        messages.success(
+            request,
+            f"Approved request {decided.pk}: posted as journal entry {decided.journal_entry_id}.",
+        )
+    else:
+        messages.success(request, f"Rejected request {decided.pk}.")
+    return redirect("console:approvals")
+
+
+@staff_required
+@require_POST
+def request_cancel(request, pk: int):
+    row = _request_or_404(pk)
+    try:
+        operations.cancel_request(request=row, actor=request.user, at=clock.now())
+    except ValidationError as exc:
+        form = DecisionForm()
+        add_operation_errors(form, exc)
+        return request_detail(request, pk, form=form)
+    messages.success(request, f"Cancelled request {row.pk}.")
+    return redirect(account_url(row.account.number))
