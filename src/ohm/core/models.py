@@ -98,3 +98,16 @@ class Sequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.next_value}"
+
+
+class ScheduledJob(models.Model):
+    """When a recurring job last ran, so ``ohm schedule`` runs each one when it is due."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=10, blank=True)
+    last_message = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.last_status or 'never run'})"
