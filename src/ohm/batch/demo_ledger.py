@@ -61,7 +61,7 @@ HABITS = (
     ("late", 0.10),
     ("partial", 0.06),
     ("stopped", 0.035),
-    ("ahead", 0.035),
+    ("ahead", 0.025),
     ("never", 0.01),
 )
 #: (GL role, how the statement names it) and shares, for those not on autopay.
