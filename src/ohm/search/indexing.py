@@ -13,13 +13,19 @@ from django.db import transaction
 from django.db.models import Q
 
 from ohm.agreements.models import ServiceAgreement
+from ohm.core.bulk import insert_rows
 from ohm.customers.models import Account, AccountPerson, Person
 from ohm.metering.models import Meter, MeterInstallation
 from ohm.premises.models import Premise, ServicePoint
 from ohm.search import normalize
 from ohm.search.models import SearchDocument, SearchToken
 
-_RANK: dict[str, int] = {Account.Status.ACTIVE: 0, Account.Status.PENDING: 1, Account.Status.FINAL: 1, Account.Status.CLOSED: 2}
+_RANK: dict[str, int] = {
+    Account.Status.ACTIVE: 0,
+    Account.Status.PENDING: 1,
+    Account.Status.FINAL: 1,
+    Account.Status.CLOSED: 2,
+}
 _OPEN_SA = ["pending_start", "active", "pending_stop"]
 
 
@@ -29,14 +35,30 @@ def accounts_touched(subject, account_id: int | None) -> set[int]:
     if isinstance(subject, Account):
         return {subject.pk}
     if isinstance(subject, Person):
-        return set(AccountPerson.objects.filter(person=subject).values_list("account_id", flat=True))
+        return set(
+            AccountPerson.objects.filter(person=subject).values_list("account_id", flat=True)
+        )
     if isinstance(subject, Premise):
-        return set(ServiceAgreement.objects.filter(service_point__premise=subject).values_list("account_id", flat=True))
+        return set(
+            ServiceAgreement.objects.filter(service_point__premise=subject).values_list(
+                "account_id", flat=True
+            )
+        )
     if isinstance(subject, ServicePoint):
-        return set(ServiceAgreement.objects.filter(service_point=subject).values_list("account_id", flat=True))
+        return set(
+            ServiceAgreement.objects.filter(service_point=subject).values_list(
+                "account_id", flat=True
+            )
+        )
     if isinstance(subject, Meter):
-        points = MeterInstallation.objects.filter(meter=subject).values_list("service_point_id", flat=True)
-        return set(ServiceAgreement.objects.filter(service_point_id__in=points).values_list("account_id", flat=True))
+        points = MeterInstallation.objects.filter(meter=subject).values_list(
+            "service_point_id", flat=True
+        )
+        return set(
+            ServiceAgreement.objects.filter(service_point_id__in=points).values_list(
+                "account_id", flat=True
+            )
+        )
     return set()
 
 
@@ -55,10 +77,11 @@ def reindex_accounts(account_ids: Iterable[int]) -> int:
     docs, tokens = _build(ids)
     SearchDocument.objects.filter(account_id__in=ids).delete()
     SearchDocument.objects.bulk_create(docs, batch_size=2000)
-    by_account = {d.account_id: d for d in docs}
-    SearchToken.objects.bulk_create(
-        [SearchToken(document=by_account[account_id], token=t) for account_id, ts in tokens.items() for t in ts],
-        batch_size=5000,
+    by_account = {d.account_id: d.pk for d in docs}
+    insert_rows(
+        SearchToken._meta.db_table,
+        ["document_id", "token"],
+        ((by_account[account_id], t) for account_id, ts in tokens.items() for t in ts),
     )
     return len(docs)
 
@@ -85,7 +108,11 @@ def _build(ids: list[int]) -> tuple[list[SearchDocument], dict[int, set[str]]]:
     persons: dict[int, list[tuple[AccountPerson, Person]]] = defaultdict(list)
     for link in links:
         persons[link.account_id].append((link, link.person))
-    agreements = ServiceAgreement.objects.filter(account_id__in=ids).select_related("service_point__premise").order_by("account_id", "-start_date")
+    agreements = (
+        ServiceAgreement.objects.filter(account_id__in=ids)
+        .select_related("service_point__premise")
+        .order_by("account_id", "-start_date")
+    )
     points: dict[int, list[ServicePoint]] = defaultdict(list)
     open_points: dict[int, list[ServicePoint]] = defaultdict(list)
     for sa in agreements:
@@ -94,7 +121,11 @@ def _build(ids: list[int]) -> tuple[list[SearchDocument], dict[int, set[str]]]:
             open_points[sa.account_id].append(sa.service_point)
     point_ids = {p.pk for ps in points.values() for p in ps}
     meters: dict[int, list[str]] = defaultdict(list)
-    for inst in MeterInstallation.objects.filter(service_point_id__in=point_ids).filter(Q(removed_at__isnull=True)).select_related("meter"):
+    for inst in (
+        MeterInstallation.objects.filter(service_point_id__in=point_ids)
+        .filter(Q(removed_at__isnull=True))
+        .select_related("meter")
+    ):
         meters[inst.service_point_id].append(inst.meter.serial)
 
     docs: list[SearchDocument] = []
@@ -105,10 +136,20 @@ def _build(ids: list[int]) -> tuple[list[SearchDocument], dict[int, set[str]]]:
             continue
         words: set[str] = {account.number}
         people = persons.get(account_id, [])
-        main = next((p for link, p in people if link.role == AccountPerson.Role.MAIN and link.end_date is None), people[0][1] if people else None)
+        main = next(
+            (
+                p
+                for link, p in people
+                if link.role == AccountPerson.Role.MAIN and link.end_date is None
+            ),
+            people[0][1] if people else None,
+        )
         phone = email = ""
         for _link, person in people:
             words.update(normalize.word_tokens(person.display_name))
+            # Typed names go through the address abbreviations too ("Kevin West" is asked
+            # for as "kevin w"), so index the abbreviated forms as well.
+            words.update(normalize.address_tokens(person.display_name))
             for ph in person.phones.all():
                 words.update(normalize.phone_tokens(ph.number))
                 if person is main and (ph.is_primary or not phone):
@@ -133,10 +174,16 @@ def _build(ids: list[int]) -> tuple[list[SearchDocument], dict[int, set[str]]]:
         shown = candidates[0] if candidates else None
         docs.append(
             SearchDocument(
-                account_id=account_id, account_number=account.number,
+                account_id=account_id,
+                account_number=account.number,
                 display_name=(main.display_name if main else "")[:200],
-                service_address=shown.premise.one_line[:200] if shown else ", ".join(account.mailing_lines)[:200],
-                phone=phone, email=email, meter_serials=" ".join(serials)[:200], status=account.status,
+                service_address=shown.premise.one_line[:200]
+                if shown
+                else ", ".join(account.mailing_lines)[:200],
+                phone=phone,
+                email=email,
+                meter_serials=" ".join(serials)[:200],
+                status=account.status,
                 rank=_RANK.get(account.status, 1),
             )
         )

@@ -16,7 +16,9 @@ class BinaryCharField(models.CharField):
 
 
 class SearchDocument(models.Model):
-    account = models.OneToOneField("customers.Account", on_delete=models.CASCADE, related_name="search_document")
+    account = models.OneToOneField(
+        "customers.Account", on_delete=models.CASCADE, related_name="search_document"
+    )
     account_number = models.CharField(max_length=10)
     display_name = models.CharField(max_length=200)
     service_address = models.CharField(max_length=200, blank=True)
@@ -24,7 +26,9 @@ class SearchDocument(models.Model):
     email = models.CharField(max_length=254, blank=True)
     meter_serials = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10)
-    rank = models.PositiveSmallIntegerField(default=1, help_text="0 active, 1 pending/final, 2 closed: active first")
+    rank = models.PositiveSmallIntegerField(
+        default=1, help_text="0 active, 1 pending/final, 2 closed: active first"
+    )
 
     def __str__(self) -> str:
         return f"{self.account_number} {self.display_name}"

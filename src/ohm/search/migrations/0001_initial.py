@@ -6,38 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchDocument',
+            name="SearchDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account_number', models.CharField(max_length=10)),
-                ('display_name', models.CharField(max_length=200)),
-                ('service_address', models.CharField(blank=True, max_length=200)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('email', models.CharField(blank=True, max_length=254)),
-                ('meter_serials', models.CharField(blank=True, max_length=200)),
-                ('status', models.CharField(max_length=10)),
-                ('rank', models.PositiveSmallIntegerField(default=1, help_text='0 active, 1 pending/final, 2 closed: active first')),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='search_document', to='customers.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("account_number", models.CharField(max_length=10)),
+                ("display_name", models.CharField(max_length=200)),
+                ("service_address", models.CharField(blank=True, max_length=200)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("email", models.CharField(blank=True, max_length=254)),
+                ("meter_serials", models.CharField(blank=True, max_length=200)),
+                ("status", models.CharField(max_length=10)),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(
+                        default=1, help_text="0 active, 1 pending/final, 2 closed: active first"
+                    ),
+                ),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="search_document",
+                        to="customers.account",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SearchToken',
+            name="SearchToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', ohm.search.models.BinaryCharField(max_length=64)),
-                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='search.searchdocument')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", ohm.search.models.BinaryCharField(max_length=64)),
+                (
+                    "document",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="search.searchdocument",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['token', 'document'], name='search_token_prefix')],
+                "indexes": [models.Index(fields=["token", "document"], name="search_token_prefix")],
             },
         ),
     ]
