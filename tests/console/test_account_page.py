@@ -46,7 +46,7 @@ class TestAccountPage:
         assert "maria.lopez@example.org" in html
         assert "AMI0042" in html
         assert "RES-1" in html
-        assert "The ledger arrives with the books" in html
+        assert 'id="balance"' in html
 
     def test_shows_alerts_as_banners_by_severity(self, client, csr, account):
         customer_operations.add_alert(
