@@ -25,6 +25,9 @@ SERVE_CUSTOMERS = [
 ]
 LEAD = ["workqueue.assign_workitem", "core.view_audit"]
 BOOKS = ["ledger.view_books"]
+ADJUST = ["financials.post_adjustment", "financials.assess_fee", "financials.transfer_balance"]
+APPROVE = ["financials.approve_request"]
+WRITE_OFF = ["financials.write_off"]
 FIELD_WORK = [
     "metering.change_meter", "metering.add_meterinstallation", "metering.change_meterinstallation",
     "premises.change_servicepoint", "customers.add_interaction", "workqueue.change_workitem",
@@ -47,12 +50,12 @@ class Role:
 
 
 ROLES: list[Role] = [
-    Role("csr", "CSR", VIEW_RECORDS + SERVE_CUSTOMERS, 50_00, 0, 0),
-    Role("lead_csr", "Lead CSR", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD, 500_00, 250_00, 100_00),
-    Role("supervisor", "Supervisor", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + RECORD_KEEPING + BOOKS + ["core.view_sensitive"], 5_000_00, 2_500_00, 1_000_00),
+    Role("csr", "CSR", VIEW_RECORDS + SERVE_CUSTOMERS + ADJUST, 50_00, 0, 0),
+    Role("lead_csr", "Lead CSR", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + ADJUST + APPROVE, 500_00, 250_00, 100_00),
+    Role("supervisor", "Supervisor", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + RECORD_KEEPING + BOOKS + ADJUST + APPROVE + WRITE_OFF + ["core.view_sensitive"], 5_000_00, 2_500_00, 1_000_00),
     Role("cashier", "Cashier", VIEW_RECORDS + ["customers.add_interaction"], 0, 0, 0),
-    Role("billing_analyst", "Billing analyst", VIEW_RECORDS + RECORD_KEEPING + BOOKS + ["ledger.close_period", "rates.add_rateschedule", "rates.change_rateschedule", "customers.add_interaction", "workqueue.change_workitem"], 1_000_00, 0, 0),
-    Role("collections", "Collections", VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS, 250_00, 0, 500_00),
+    Role("billing_analyst", "Billing analyst", VIEW_RECORDS + RECORD_KEEPING + BOOKS + ["financials.post_adjustment", "financials.assess_fee", "ledger.close_period", "rates.add_rateschedule", "rates.change_rateschedule", "customers.add_interaction", "workqueue.change_workitem"], 1_000_00, 0, 0),
+    Role("collections", "Collections", VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + APPROVE + WRITE_OFF, 250_00, 0, 500_00),
     Role("field_technician", "Field technician", ["premises.view_premise", "premises.view_servicepoint", "metering.view_meter", "metering.view_meterinstallation", "customers.view_account", "workqueue.view_workitem"] + FIELD_WORK, 0, 0, 0),
     Role("investigator", "Investigator", VIEW_RECORDS + ["customers.add_interaction", "customers.add_accountalert", "core.view_sensitive", "workqueue.change_workitem"], 0, 0, 0),
     Role("administrator", "Administrator", ["*"], 100_000_00, 100_000_00, 100_000_00),
