@@ -110,3 +110,19 @@ class TestBuildDemoFinancialHistory:
 
         assert first == second
         assert first != other
+
+
+@pytest.mark.django_db
+class TestDemoAmountsArePlausible:
+    def test_the_users_tax_is_seven_and_a_half_percent_of_the_taxed_revenue(self, demo):
+        trial = ledger_queries.get_trial_balance()
+
+        taxed_revenue = -(trial["4100"] + trial["4110"])
+        tax = -trial["2300"]
+
+        assert tax == pytest.approx(taxed_revenue * 0.075, rel=0.01)
+
+    def test_late_fees_are_small_beside_revenue(self, demo):
+        trial = ledger_queries.get_trial_balance()
+
+        assert -trial["4200"] < -trial["4100"] * 0.05

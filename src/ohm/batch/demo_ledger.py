@@ -30,7 +30,7 @@ from django.db import connection
 from ohm.agreements.models import ServiceAgreement
 from ohm.core.audit import SystemActor
 from ohm.core.localtime import start_of_day
-from ohm.core.money import to_cents
+from ohm.core.money import to_cents, to_dollars
 from ohm.customers.models import Account
 from ohm.ledger.batch import post_entries_batch
 from ohm.ledger.models import GLAccount, JournalLine
@@ -193,7 +193,7 @@ class _History:
             pre_tax = int(pre_tax * self.rng.uniform(0.3, 0.9))
         customer = CUSTOMER_CHARGE.get(self.a.customer_class, 12_00)
         energy = max(pre_tax - customer, 1_00)
-        tax = to_cents(Decimal(energy + customer) * UUT_RATE)
+        tax = to_cents(to_dollars(energy + customer) * UUT_RATE)
         total = energy + customer + tax
         due = on + timedelta(days=DUE_DAYS)
         self._entry(
@@ -221,7 +221,7 @@ class _History:
         )
 
     def late_fee(self, on: date, unpaid: int, key: str) -> int:
-        fee = max(5_00, to_cents(Decimal(unpaid) * Decimal("0.015")))
+        fee = max(5_00, to_cents(to_dollars(unpaid) * Decimal("0.015")))
         self.extra += fee
         self._entry(
             "fee",

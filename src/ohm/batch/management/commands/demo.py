@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ohm.batch.demo import DEMO_PASSWORD, DEMO_STAFF, DemoDatabaseNotEmpty, build_demo_utility
+from ohm.batch.demo_extras import build_demo_meter_data
+from ohm.batch.demo_ledger import build_demo_financial_history
 from ohm.batch.progress import ProgressBar
 from ohm.core import clock
 from ohm.core.localtime import localdate
@@ -61,6 +63,19 @@ class Command(BaseCommand):
             "--seed", type=int, default=1, help="The same seed builds the same city (default 1)."
         )
         parser.add_argument(
+            "--interval-meters",
+            dest="interval_meters",
+            type=int,
+            default=300,
+            help="How many AMI meters get 13 months of interval data (default 300; 0 for none).",
+        )
+        parser.add_argument(
+            "--no-history",
+            dest="history",
+            action="store_false",
+            help="Leave out the year of bills, payments and fees on the books.",
+        )
+        parser.add_argument(
             "--as-of",
             dest="as_of",
             default=None,
@@ -87,4 +102,19 @@ class Command(BaseCommand):
                 f"{exc} Use a fresh database: remove var/ohm.sqlite3 (or set OHM_VAR_DIR / DATABASE_URL to a new one) and run `ohm migrate` first."
             ) from exc
         self.stdout.write(summary_text(summary))
+        if options["history"]:
+            books = build_demo_financial_history(
+                as_of=as_of, seed=options["seed"], progress=ProgressBar(self.stderr._out)
+            )
+            self.stdout.write(
+                f"Books: {books.entries:,} journal entries for {books.accounts:,} accounts "
+                f"({books.owing:,} owing, {books.credit:,} in credit) in {books.seconds:.1f} s."
+            )
+        if options["interval_meters"] > 0:
+            reads = build_demo_meter_data(
+                count=options["interval_meters"], seed=options["seed"], as_of=as_of
+            )
+            self.stdout.write(
+                f"Meter data: 13 months of intervals for {reads.get('meters', 0):,} meters in {reads.get('seconds', 0):.1f} s."
+            )
         self.stdout.write(logins_text())
