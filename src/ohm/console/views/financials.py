@@ -23,7 +23,7 @@ from ohm.console.forms import ConsoleForm, DateInput, add_operation_errors
 from ohm.console.views.auth import staff_required
 from ohm.console.views.records import _account, account_url, local_today
 from ohm.core import clock
-from ohm.core.money import InvalidAmount, format_cents, parse_amount
+from ohm.core.money import InvalidAmount, parse_amount
 from ohm.customers import queries as customer_queries
 from ohm.financials import operations, queries
 from ohm.financials.models import FeeSchedule, FinancialRequest
@@ -357,7 +357,6 @@ def request_detail(request, pk: int, form: DecisionForm | None = None):
             "can_cancel": row.is_pending and row.maker_id == request.user.pk,
             "account_url": account_url(row.account.number),
             "balance_cents": ledger_queries.get_balance_cents(account_id=row.account_id),
-            "limit_text": format_cents(row.amount_cents),
         },
     )
 
