@@ -1,7 +1,7 @@
 """``ohm up``: what ``make run`` runs. Migrate, load the demo into an empty database, then
 run the web server and the task worker until Ctrl-C.
 
-The two servers are child processes (gunicorn and ``ohm db_worker``). Ctrl-C or SIGTERM
+The servers are child processes (gunicorn, ``ohm db_worker`` and ``ohm schedule --loop``). Ctrl-C or SIGTERM
 stops both; if either dies on its own, the other is stopped and ``ohm up`` exits non-zero.
 """
 
@@ -17,14 +17,11 @@ import time
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ohm.batch.demo import build_demo_utility, ensure_staff_users
+from ohm.batch.demo import ensure_staff_users
 from ohm.batch.management.commands.demo import (
     describe_database,
     logins_text,
-    parse_as_of,
-    summary_text,
 )
-from ohm.batch.progress import ProgressBar
 from ohm.customers.models import Account
 
 STOP_GRACE_SECONDS = 10
@@ -81,13 +78,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"The database is empty: building the demo utility ({options['demo_accounts']:,} accounts, seed {options['demo_seed']})…"
             )
-            summary = build_demo_utility(
+            call_command(
+                "demo",
                 accounts=options["demo_accounts"],
                 seed=options["demo_seed"],
-                as_of=parse_as_of(None),
-                progress=ProgressBar(self.stderr._out),
+                stdout=self.stdout,
+                stderr=self.stderr,
             )
-            self.stdout.write(summary_text(summary))
         else:
             ensure_staff_users()
         return self.serve(options)
@@ -117,7 +114,10 @@ class Command(BaseCommand):
         worker = subprocess.Popen(
             [sys.executable, "-m", "ohm.cli", "db_worker", "--no-reload"], env=env
         )
-        children = {"web server": web, "task worker": worker}
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "ohm.cli", "schedule", "--loop"], env=env
+        )
+        children = {"web server": web, "task worker": worker, "scheduler": scheduler}
 
         stopping = {"signal": None}
 
