@@ -99,7 +99,7 @@ class TestAdjustmentForm:
         assert not JournalEntry.objects.filter(kind="adjustment").exists()
 
     def test_without_the_permission_the_page_is_forbidden(self, client, make_staff, owing):
-        client.force_login(make_staff("csr", "nopriv"))
+        client.force_login(make_staff("cashier", "nopriv"))
 
         assert client.get(f"/console/accounts/{owing.number}/adjust/").status_code == 403
 
