@@ -55,7 +55,7 @@ ROLES: list[Role] = [
     Role("supervisor", "Supervisor", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + RECORD_KEEPING + BOOKS + ADJUST + APPROVE + WRITE_OFF + ["core.view_sensitive"], 5_000_00, 2_500_00, 1_000_00),
     Role("cashier", "Cashier", VIEW_RECORDS + ["customers.add_interaction"], 0, 0, 0),
     Role("billing_analyst", "Billing analyst", VIEW_RECORDS + RECORD_KEEPING + BOOKS + ["financials.post_adjustment", "financials.assess_fee", "ledger.close_period", "rates.add_rateschedule", "rates.change_rateschedule", "customers.add_interaction", "workqueue.change_workitem"], 1_000_00, 0, 0),
-    Role("collections", "Collections", VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + APPROVE + WRITE_OFF, 250_00, 0, 500_00),
+    Role("collections", "Collections", VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + WRITE_OFF, 250_00, 0, 500_00),
     Role("field_technician", "Field technician", ["premises.view_premise", "premises.view_servicepoint", "metering.view_meter", "metering.view_meterinstallation", "customers.view_account", "workqueue.view_workitem"] + FIELD_WORK, 0, 0, 0),
     Role("investigator", "Investigator", VIEW_RECORDS + ["customers.add_interaction", "customers.add_accountalert", "core.view_sensitive", "workqueue.change_workitem"], 0, 0, 0),
     Role("administrator", "Administrator", ["*"], 100_000_00, 100_000_00, 100_000_00),
