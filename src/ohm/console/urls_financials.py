@@ -9,6 +9,12 @@ urlpatterns = [
     path("accounts/<str:number>/fee/", financials.fee, name="fee"),
     path("accounts/<str:number>/transfer/", financials.transfer, name="transfer"),
     path("accounts/<str:number>/write-off/", financials.write_off, name="write_off"),
+    path(
+        "accounts/<str:number>/write-off/reverse/",
+        financials.reverse_write_off,
+        name="reverse_write_off",
+    ),
+    path("accounts/<str:number>/recovery/", financials.recovery, name="recovery"),
     path("approvals/", financials.approvals, name="approvals"),
     path("approvals/needed/", financials.approval_needed, name="approval_needed"),
     path("approvals/<int:pk>/", financials.request_detail, name="financial_request"),

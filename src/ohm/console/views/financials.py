@@ -1,5 +1,5 @@
-"""Console pages for financial transactions: adjustment, fee, transfer and write-off forms on
-an account, and the approvals queue where leads and supervisors decide requests above a
+"""Console pages for financial transactions: adjustment, fee, transfer, write-off, write-off
+reversal and recovery forms on an account, and the approvals queue where leads and supervisors decide requests above a
 maker's limit.
 
 Every form carries an idempotency key made when the form is first shown, so a double click
@@ -23,11 +23,13 @@ from ohm.console.forms import ConsoleForm, DateInput, add_operation_errors
 from ohm.console.views.auth import staff_required
 from ohm.console.views.records import _account, account_url, local_today
 from ohm.core import clock
-from ohm.core.money import InvalidAmount, parse_amount
+from ohm.core.money import InvalidAmount, format_cents, parse_amount
+from ohm.core.permissions import limit_cents
 from ohm.customers import queries as customer_queries
 from ohm.financials import operations, queries
 from ohm.financials.models import FeeSchedule, FinancialRequest
 from ohm.ledger import queries as ledger_queries
+from ohm.ledger.models import JournalEntry, JournalLine
 
 DIRECTIONS = [("credit", "Credit (lowers what the customer owes)"), ("debit", "Charge")]
 
@@ -116,6 +118,31 @@ class WriteOffForm(MoneyForm):
     effective_date = forms.DateField(label="Effective", widget=DateInput())
 
 
+class WriteOffReversalForm(MoneyForm):
+    entry = forms.TypedChoiceField(label="Write-off", coerce=int)
+    reason = forms.CharField(max_length=200, help_text="Why the write-off was made in error")
+    effective_date = forms.DateField(label="Effective", widget=DateInput())
+
+    def __init__(self, *args, write_offs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["entry"].choices = [("", "—")] + [
+            (
+                entry.pk,
+                f"JE {entry.pk} · {entry.effective_date:%b %-d, %Y} · "
+                f"{format_cents(cents)} · {entry.description}",
+            )
+            for entry, cents in write_offs
+        ]
+
+
+class RecoveryForm(MoneyForm):
+    amount = AmountField(label="Amount ($)")
+    memo = forms.CharField(
+        max_length=200, required=False, help_text="E.g. the agency's remittance number"
+    )
+    effective_date = forms.DateField(label="Effective", widget=DateInput())
+
+
 class DecisionForm(ConsoleForm):
     note = forms.CharField(
         max_length=500,
@@ -169,7 +196,7 @@ def _run(form, call, *, aliases=None):
         return None
 
 
-ALIASES = {"amount_cents": "amount", "to_account": "to_account", "kind": "kind"}
+ALIASES = {"amount_cents": "amount", "to_account": "to_account", "kind": "kind", "entry": "entry"}
 
 
 @staff_required(perm="financials.post_adjustment")
@@ -293,6 +320,92 @@ def write_off(request, number: str):
             return _done(request, outcome, account)
     return _form_page(
         request, form, account, title="Write off", button="Write off", kind="write_off"
+    )
+
+
+def _open_write_offs(account) -> list[tuple[JournalEntry, int]]:
+    """The account's write-offs not yet reversed, newest first, with the amount of each."""
+    lines = (
+        JournalLine.objects.filter(
+            account=account,
+            entry__kind="write_off",
+            entry__reversed_by__isnull=True,
+            gl_account__role=operations.AR,
+        )
+        .select_related("entry")
+        .order_by("-entry__effective_date", "-entry_id")
+    )
+    return [(line.entry, -line.amount_cents) for line in lines]
+
+
+@staff_required(perm="financials.write_off")
+def reverse_write_off(request, number: str):
+    account = _account(number)
+    write_offs = _open_write_offs(account)
+    form = WriteOffReversalForm(request.POST or None, today=local_today(), write_offs=write_offs)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        entry = next(entry for entry, _ in write_offs if entry.pk == data["entry"])
+        outcome = _run(
+            form,
+            lambda: operations.reverse_write_off(
+                entry=entry,
+                reason=data["reason"],
+                effective_date=data["effective_date"],
+                actor=request.user,
+                at=clock.now(),
+                idempotency_key=data["idempotency_key"],
+            ),
+            aliases=ALIASES,
+        )
+        if outcome is not None:
+            return _done(request, outcome, account)
+    limit = limit_cents(request.user, "write_off")
+    return _form_page(
+        request,
+        form,
+        account,
+        title="Reverse a write-off",
+        button="Reverse write-off",
+        intro="For a write-off made in error: the balance is owed again and the bad-debt "
+        f"expense is taken back. Above your {format_cents(limit)} write-off limit a second "
+        "person must approve."
+        if write_offs
+        else "This account has no write-off to reverse.",
+    )
+
+
+@staff_required(perm="financials.write_off")
+def recovery(request, number: str):
+    account = _account(number)
+    form = RecoveryForm(request.POST or None, today=local_today())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = _run(
+            form,
+            lambda: operations.record_recovery(
+                account=account,
+                amount_cents=data["amount"],
+                memo=data["memo"],
+                effective_date=data["effective_date"],
+                actor=request.user,
+                at=clock.now(),
+                idempotency_key=data["idempotency_key"],
+            ),
+            aliases=ALIASES,
+        )
+        if outcome is not None:
+            return _done(request, outcome, account)
+    open_cents = operations.written_off_open_cents(account_id=account.pk)
+    return _form_page(
+        request,
+        form,
+        account,
+        title="Record a recovery",
+        button="Record recovery",
+        intro=f"Written off and not yet recovered: {format_cents(open_cents)}. The recovery "
+        "puts the amount back on the account as owed; post the payment that brought it in "
+        "next.",
     )
 
 
