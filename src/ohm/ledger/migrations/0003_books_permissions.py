@@ -4,14 +4,20 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0002_chart_and_append_only'),
+        ("ledger", "0002_chart_and_append_only"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='journalentry',
-            options={'ordering': ['effective_date', 'id'], 'permissions': [('view_books', 'See the books: trial balance, GL summary, aging report'), ('close_period', 'Close and reopen accounting periods')], 'verbose_name_plural': 'journal entries'},
+            name="journalentry",
+            options={
+                "ordering": ["effective_date", "id"],
+                "permissions": [
+                    ("view_books", "See the books: trial balance, GL summary, aging report"),
+                    ("close_period", "Close and reopen accounting periods"),
+                ],
+                "verbose_name_plural": "journal entries",
+            },
         ),
     ]
