@@ -14,7 +14,8 @@ api = NinjaAPI(
     title="Ohm API",
     version="1",
     description=(
-        "Read access to Ohm's customer, premise and meter records for integrations. "
+        "Ohm's customer, premise, meter and books records for integrations, and writes to "
+        "the books (adjustments, fees, transfers, write-offs, approvals) with an Idempotency-Key. "
         "Authenticate with `Authorization: Bearer <token>`; create a token with "
         "`ohm api_token create --user NAME --name LABEL`. Errors are "
         '`{"detail": "message"}`, or for bad input (422) '
