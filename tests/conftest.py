@@ -34,7 +34,9 @@ def make_staff(db):
 
     def make(role: str = "csr", username: str | None = None):
         name = username or f"{role}{len(created) + 1}"
-        user = get_user_model().objects.create_user(username=name, password="correct-horse-battery", first_name=role.title())
+        user = get_user_model().objects.create_user(
+            username=name, password="correct-horse-battery", first_name=role.title()
+        )
         user.groups.add(role_group(role))
         created[name] = user
         return user

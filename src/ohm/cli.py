@@ -1,6 +1,6 @@
 """``ohm``: the command line. A thin wrapper over Django's management commands.
 
-    ohm migrate | ohm demo --accounts 35000 --seed 1 | ohm serve | ohm bench search | ...
+ohm migrate | ohm demo --accounts 35000 --seed 1 | ohm serve | ohm bench search | ...
 """
 
 import os

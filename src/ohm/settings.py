@@ -5,6 +5,7 @@ utility in America/Los_Angeles, a development secret and field key. Production u
 ``ohm.settings_production``, which refuses to start without real secrets.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -17,15 +18,17 @@ DEBUG = os.environ.get("OHM_DEBUG", "1") == "1"
 SECRET_KEY = os.environ.get(
     "OHM_SECRET_KEY", "ohm-development-only-secret-key-never-use-in-production-0123456789"
 )
-ALLOWED_HOSTS = [h for h in os.environ.get("OHM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("OHM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
+]
 
 # Fernet keys (urlsafe base64, 32 bytes) for sensitive fields; the first encrypts, all decrypt,
 # so a key can be rotated by putting the new one first. The default is for the demo only.
 FIELD_ENCRYPTION_KEYS = [
     k
-    for k in os.environ.get(
-        "OHM_FIELD_KEYS", "b2htLWRlbW8tZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
-    ).split(",")
+    for k in os.environ.get("OHM_FIELD_KEYS", "b2htLWRlbW8tZmllbGQta2V5LW5vdC1mb3ItcHJvZCE=").split(
+        ","
+    )
     if k
 ]
 
@@ -131,7 +134,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -161,10 +167,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("OHM_STATIC_ROOT", VAR_DIR / "static"))
-try:  # whitenoise expects the directory; collectstatic fills it in production
+with contextlib.suppress(OSError):  # whitenoise expects the directory; collectstatic fills it
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass
 STATICFILES_DIRS = [
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),

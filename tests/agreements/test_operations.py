@@ -227,8 +227,12 @@ class TestApplyDueServiceChanges:
         account.refresh_from_db()
         assert (agreement.status, account.status) == ("pending_start", "pending")
 
-        early = operations.apply_due_service_changes(as_of_date=date(2026, 3, 19), actor=SYSTEM, at=AT)
-        on_time = operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
+        early = operations.apply_due_service_changes(
+            as_of_date=date(2026, 3, 19), actor=SYSTEM, at=AT
+        )
+        on_time = operations.apply_due_service_changes(
+            as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT
+        )
 
         agreement.refresh_from_db()
         account.refresh_from_db()
@@ -268,7 +272,9 @@ class TestApplyDueServiceChanges:
         start(account, make_service_point(), on=date(2026, 3, 20))
         operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
 
-        again = operations.apply_due_service_changes(as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT)
+        again = operations.apply_due_service_changes(
+            as_of_date=date(2026, 3, 20), actor=SYSTEM, at=AT
+        )
 
         assert again == {"started": 0, "stopped": 0}
 
@@ -279,9 +285,15 @@ class TestAccountForServicePoint:
         account = make_account()
         point = make_service_point()
         agreement = start(account, point)
-        operations.stop_service(agreement=agreement, end_date=date(2026, 3, 10), actor=SYSTEM, at=MARCH_10_AT)
+        operations.stop_service(
+            agreement=agreement, end_date=date(2026, 3, 10), actor=SYSTEM, at=MARCH_10_AT
+        )
 
-        during = queries.account_for_service_point(point.pk, datetime(2026, 3, 5, 8, tzinfo=UTC), datetime(2026, 3, 6, 8, tzinfo=UTC))
-        after = queries.account_for_service_point(point.pk, datetime(2026, 3, 12, 8, tzinfo=UTC), datetime(2026, 3, 13, 8, tzinfo=UTC))
+        during = queries.account_for_service_point(
+            point.pk, datetime(2026, 3, 5, 8, tzinfo=UTC), datetime(2026, 3, 6, 8, tzinfo=UTC)
+        )
+        after = queries.account_for_service_point(
+            point.pk, datetime(2026, 3, 12, 8, tzinfo=UTC), datetime(2026, 3, 13, 8, tzinfo=UTC)
+        )
 
         assert (during, after) == (account.pk, None)

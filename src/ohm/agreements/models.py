@@ -16,12 +16,22 @@ class ServiceAgreement(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     number = models.CharField(max_length=12, unique=True)
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="service_agreements")
-    service_point = models.ForeignKey("premises.ServicePoint", on_delete=models.PROTECT, related_name="service_agreements")
-    rate_schedule = models.ForeignKey("rates.RateSchedule", on_delete=models.PROTECT, related_name="service_agreements")
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, related_name="service_agreements"
+    )
+    service_point = models.ForeignKey(
+        "premises.ServicePoint", on_delete=models.PROTECT, related_name="service_agreements"
+    )
+    rate_schedule = models.ForeignKey(
+        "rates.RateSchedule", on_delete=models.PROTECT, related_name="service_agreements"
+    )
     start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True, help_text="Exclusive: the first day not served")
-    status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING_START, db_index=True)
+    end_date = models.DateField(
+        null=True, blank=True, help_text="Exclusive: the first day not served"
+    )
+    status = models.CharField(
+        max_length=15, choices=Status.choices, default=Status.PENDING_START, db_index=True
+    )
 
     class Meta:
         constraints = [

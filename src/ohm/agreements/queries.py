@@ -16,7 +16,11 @@ def list_agreements(*, account_id: int) -> QuerySet[ServiceAgreement]:
 
 
 def list_agreements_at_premise(*, premise_id: int) -> QuerySet[ServiceAgreement]:
-    return ServiceAgreement.objects.filter(service_point__premise_id=premise_id).select_related("account", "rate_schedule", "service_point").order_by("-start_date")
+    return (
+        ServiceAgreement.objects.filter(service_point__premise_id=premise_id)
+        .select_related("account", "rate_schedule", "service_point")
+        .order_by("-start_date")
+    )
 
 
 def account_for_service_point(service_point_id: int, start_at, end_at) -> int | None:

@@ -14,7 +14,15 @@ class RoleLimitAdmin(ModelAdmin):
 @admin.register(ApiToken)
 class ApiTokenAdmin(ModelAdmin):
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["name", "user", "prefix", "token_sha256", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "name",
+        "user",
+        "prefix",
+        "token_sha256",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
 
     def has_add_permission(self, request):
         return False  # tokens are created with `ohm api_token create`, which shows the token once

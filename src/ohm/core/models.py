@@ -26,14 +26,27 @@ class AuditEvent(models.Model):
     Append-only: ``save`` of an existing row and ``delete`` raise.
     """
 
-    event = models.CharField(max_length=100, db_index=True, help_text="Dotted name, e.g. customers.account.opened")
+    event = models.CharField(
+        max_length=100, db_index=True, help_text="Dotted name, e.g. customers.account.opened"
+    )
     occurred_at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_label = models.CharField(max_length=150, help_text="Username, or the job's name for system writes")
-    subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=150, help_text="Username, or the job's name for system writes"
+    )
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     subject_id = models.CharField(max_length=64, blank=True)
     subject_label = models.CharField(max_length=200, blank=True)
-    account_id = models.BigIntegerField(null=True, blank=True, db_index=True, help_text="Customer account the write concerns, for the account history")
+    account_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Customer account the write concerns, for the account history",
+    )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     reason = models.TextField(blank=True)
@@ -79,7 +92,9 @@ class ApiToken(models.Model):
     """A bearer token for an integration. Only the SHA-256 of the token is stored."""
 
     name = models.CharField(max_length=100)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     prefix = models.CharField(max_length=8, help_text="First characters, to tell tokens apart")
     token_sha256 = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()

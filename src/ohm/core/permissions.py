@@ -11,17 +11,33 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import Group, Permission
 
 VIEW_RECORDS = [
-    "customers.view_person", "customers.view_account", "customers.view_accountperson",
-    "customers.view_interaction", "customers.view_accountalert", "premises.view_premise",
-    "premises.view_servicepoint", "metering.view_meter", "metering.view_meterinstallation",
-    "agreements.view_serviceagreement", "rates.view_rateschedule", "workqueue.view_workitem",
+    "customers.view_person",
+    "customers.view_account",
+    "customers.view_accountperson",
+    "customers.view_interaction",
+    "customers.view_accountalert",
+    "premises.view_premise",
+    "premises.view_servicepoint",
+    "metering.view_meter",
+    "metering.view_meterinstallation",
+    "agreements.view_serviceagreement",
+    "rates.view_rateschedule",
+    "workqueue.view_workitem",
 ]
 SERVE_CUSTOMERS = [
-    "customers.add_person", "customers.change_person", "customers.add_account",
-    "customers.change_account", "customers.add_accountperson", "customers.change_accountperson",
-    "customers.add_interaction", "customers.add_accountalert", "customers.change_accountalert",
-    "agreements.add_serviceagreement", "agreements.change_serviceagreement",
-    "workqueue.change_workitem", "workqueue.add_workitem",
+    "customers.add_person",
+    "customers.change_person",
+    "customers.add_account",
+    "customers.change_account",
+    "customers.add_accountperson",
+    "customers.change_accountperson",
+    "customers.add_interaction",
+    "customers.add_accountalert",
+    "customers.change_accountalert",
+    "agreements.add_serviceagreement",
+    "agreements.change_serviceagreement",
+    "workqueue.change_workitem",
+    "workqueue.add_workitem",
 ]
 LEAD = ["workqueue.assign_workitem", "core.view_audit"]
 BOOKS = ["ledger.view_books"]
@@ -29,13 +45,22 @@ ADJUST = ["financials.post_adjustment", "financials.assess_fee", "financials.tra
 APPROVE = ["financials.approve_request"]
 WRITE_OFF = ["financials.write_off"]
 FIELD_WORK = [
-    "metering.change_meter", "metering.add_meterinstallation", "metering.change_meterinstallation",
-    "premises.change_servicepoint", "customers.add_interaction", "workqueue.change_workitem",
+    "metering.change_meter",
+    "metering.add_meterinstallation",
+    "metering.change_meterinstallation",
+    "premises.change_servicepoint",
+    "customers.add_interaction",
+    "workqueue.change_workitem",
 ]
 RECORD_KEEPING = [
-    "premises.add_premise", "premises.change_premise", "premises.add_servicepoint",
-    "premises.change_servicepoint", "metering.add_meter", "metering.change_meter",
-    "metering.add_meterinstallation", "metering.change_meterinstallation",
+    "premises.add_premise",
+    "premises.change_premise",
+    "premises.add_servicepoint",
+    "premises.change_servicepoint",
+    "metering.add_meter",
+    "metering.change_meter",
+    "metering.add_meterinstallation",
+    "metering.change_meterinstallation",
 ]
 
 
@@ -51,13 +76,88 @@ class Role:
 
 ROLES: list[Role] = [
     Role("csr", "CSR", VIEW_RECORDS + SERVE_CUSTOMERS + ADJUST, 50_00, 0, 0),
-    Role("lead_csr", "Lead CSR", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + ADJUST + APPROVE, 500_00, 250_00, 100_00),
-    Role("supervisor", "Supervisor", VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + RECORD_KEEPING + BOOKS + ADJUST + APPROVE + WRITE_OFF + ["core.view_sensitive"], 5_000_00, 2_500_00, 1_000_00),
+    Role(
+        "lead_csr",
+        "Lead CSR",
+        VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + ADJUST + APPROVE,
+        500_00,
+        250_00,
+        100_00,
+    ),
+    Role(
+        "supervisor",
+        "Supervisor",
+        VIEW_RECORDS
+        + SERVE_CUSTOMERS
+        + LEAD
+        + RECORD_KEEPING
+        + BOOKS
+        + ADJUST
+        + APPROVE
+        + WRITE_OFF
+        + ["core.view_sensitive"],
+        5_000_00,
+        2_500_00,
+        1_000_00,
+    ),
     Role("cashier", "Cashier", VIEW_RECORDS + ["customers.add_interaction"], 0, 0, 0),
-    Role("billing_analyst", "Billing analyst", VIEW_RECORDS + RECORD_KEEPING + BOOKS + ["financials.post_adjustment", "financials.assess_fee", "ledger.close_period", "rates.add_rateschedule", "rates.change_rateschedule", "customers.add_interaction", "workqueue.change_workitem"], 1_000_00, 0, 0),
-    Role("collections", "Collections", VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + WRITE_OFF, 250_00, 0, 500_00),
-    Role("field_technician", "Field technician", ["premises.view_premise", "premises.view_servicepoint", "metering.view_meter", "metering.view_meterinstallation", "customers.view_account", "workqueue.view_workitem"] + FIELD_WORK, 0, 0, 0),
-    Role("investigator", "Investigator", VIEW_RECORDS + ["customers.add_interaction", "customers.add_accountalert", "core.view_sensitive", "workqueue.change_workitem"], 0, 0, 0),
+    Role(
+        "billing_analyst",
+        "Billing analyst",
+        VIEW_RECORDS
+        + RECORD_KEEPING
+        + BOOKS
+        + [
+            "financials.post_adjustment",
+            "financials.assess_fee",
+            "ledger.close_period",
+            "rates.add_rateschedule",
+            "rates.change_rateschedule",
+            "customers.add_interaction",
+            "workqueue.change_workitem",
+        ],
+        1_000_00,
+        0,
+        0,
+    ),
+    Role(
+        "collections",
+        "Collections",
+        VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + WRITE_OFF,
+        250_00,
+        0,
+        500_00,
+    ),
+    Role(
+        "field_technician",
+        "Field technician",
+        [
+            "premises.view_premise",
+            "premises.view_servicepoint",
+            "metering.view_meter",
+            "metering.view_meterinstallation",
+            "customers.view_account",
+            "workqueue.view_workitem",
+        ]
+        + FIELD_WORK,
+        0,
+        0,
+        0,
+    ),
+    Role(
+        "investigator",
+        "Investigator",
+        VIEW_RECORDS
+        + [
+            "customers.add_interaction",
+            "customers.add_accountalert",
+            "core.view_sensitive",
+            "workqueue.change_workitem",
+        ],
+        0,
+        0,
+        0,
+    ),
     Role("administrator", "Administrator", ["*"], 100_000_00, 100_000_00, 100_000_00),
 ]
 ROLE_BY_SLUG = {role.slug: role for role in ROLES}
@@ -116,7 +216,9 @@ def limit_cents(user, kind: str) -> int:
     """The highest ``kind`` limit ("adjust", "refund", "write_off") among the user's roles."""
     from ohm.core.models import RoleLimit
 
-    values = RoleLimit.objects.filter(group__user=user).values_list(f"{kind}_limit_cents", flat=True)
+    values = RoleLimit.objects.filter(group__user=user).values_list(
+        f"{kind}_limit_cents", flat=True
+    )
     return max(values, default=0)
 
 

@@ -11,8 +11,13 @@ from ohm.core import validators
 from ohm.core.crypto import EncryptedTextField
 
 LANGUAGES = [
-    ("en", "English"), ("es", "Spanish"), ("zh", "Chinese"), ("vi", "Vietnamese"),
-    ("tl", "Tagalog"), ("ko", "Korean"), ("ru", "Russian"),
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("zh", "Chinese"),
+    ("vi", "Vietnamese"),
+    ("tl", "Tagalog"),
+    ("ko", "Korean"),
+    ("ru", "Russian"),
 ]
 
 
@@ -23,7 +28,9 @@ class MailingAddress(models.Model):
     address_line2 = models.CharField("unit / suite / PO box", max_length=120, blank=True)
     city = models.CharField(max_length=80)
     state = models.CharField(max_length=2, default="CA", validators=[validators.validate_state])
-    postal_code = models.CharField("ZIP code", max_length=10, validators=[validators.validate_postal_code])
+    postal_code = models.CharField(
+        "ZIP code", max_length=10, validators=[validators.validate_postal_code]
+    )
 
     class Meta:
         abstract = True
@@ -56,11 +63,19 @@ class Person(MailingAddress):
     preferred_language = models.CharField(max_length=5, choices=LANGUAGES, default="en")
     # Sensitive: encrypted at rest, masked on screen unless the role has core.view_sensitive.
     date_of_birth = EncryptedTextField(blank=True, help_text="ISO date, encrypted")
-    ssn_last4 = EncryptedTextField("SSN last four", blank=True, validators=[validators.validate_last4])
+    ssn_last4 = EncryptedTextField(
+        "SSN last four", blank=True, validators=[validators.validate_last4]
+    )
     tax_id = EncryptedTextField("tax id (EIN)", blank=True)
-    identity_status = models.CharField(max_length=12, choices=Identity.choices, default=Identity.UNVERIFIED)
+    identity_status = models.CharField(
+        max_length=12, choices=Identity.choices, default=Identity.UNVERIFIED
+    )
     identity_verified_at = models.DateTimeField(null=True, blank=True)
-    identity_method = models.CharField(max_length=60, blank=True, help_text="How identity was verified, e.g. driver licence, credit bureau")
+    identity_method = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="How identity was verified, e.g. driver licence, credit bureau",
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -80,7 +95,9 @@ class Person(MailingAddress):
     def clean(self) -> None:
         if self.kind == self.Kind.BUSINESS and not self.business_name.strip():
             raise ValidationError({"business_name": "A business needs its name."})
-        if self.kind == self.Kind.INDIVIDUAL and not (self.first_name.strip() and self.last_name.strip()):
+        if self.kind == self.Kind.INDIVIDUAL and not (
+            self.first_name.strip() and self.last_name.strip()
+        ):
             errors = {}
             if not self.first_name.strip():
                 errors["first_name"] = "An individual needs a first name."
@@ -96,7 +113,9 @@ class Phone(models.Model):
         WORK = "work", "Work"
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
-    number = models.CharField(max_length=20, validators=[validators.validate_phone], help_text="E.164, e.g. +15105550123")
+    number = models.CharField(
+        max_length=20, validators=[validators.validate_phone], help_text="E.164, e.g. +15105550123"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MOBILE)
     is_primary = models.BooleanField(default=False)
     sms_consent = models.BooleanField(default=False)
@@ -126,16 +145,30 @@ class Account(MailingAddress):
         FINAL = "final", "Final"
         CLOSED = "closed", "Closed"
 
-    number = models.CharField(max_length=10, unique=True, validators=[validators.validate_account_number], help_text="Nine digits and a Luhn check digit")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    number = models.CharField(
+        max_length=10,
+        unique=True,
+        validators=[validators.validate_account_number],
+        help_text="Nine digits and a Luhn check digit",
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     bill_cycle = models.PositiveSmallIntegerField(help_text="1 to 20")
     opened_date = models.DateField()
     final_date = models.DateField(null=True, blank=True)
     closed_date = models.DateField(null=True, blank=True)
     # Flags that change how billing, collections and field work treat the account.
-    medical_baseline = models.BooleanField(default=False, help_text="Extra baseline allowance for medical equipment")
-    life_support = models.BooleanField(default=False, help_text="Life-support equipment at the premise: never disconnect without the special process")
-    cash_only = models.BooleanField(default=False, help_text="Checks and ACH refused after returned payments")
+    medical_baseline = models.BooleanField(
+        default=False, help_text="Extra baseline allowance for medical equipment"
+    )
+    life_support = models.BooleanField(
+        default=False,
+        help_text="Life-support equipment at the premise: never disconnect without the special process",
+    )
+    cash_only = models.BooleanField(
+        default=False, help_text="Checks and ACH refused after returned payments"
+    )
     do_not_disconnect = models.BooleanField(default=False)
     do_not_disconnect_reason = models.CharField(max_length=200, blank=True)
     do_not_disconnect_until = models.DateField(null=True, blank=True)
@@ -149,7 +182,10 @@ class Account(MailingAddress):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(bill_cycle__gte=1, bill_cycle__lte=20), name="account_bill_cycle_1_to_20"),
+            models.CheckConstraint(
+                condition=Q(bill_cycle__gte=1, bill_cycle__lte=20),
+                name="account_bill_cycle_1_to_20",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,11 +198,15 @@ class Account(MailingAddress):
     def clean(self) -> None:
         errors = {}
         if self.bill_cycle is not None and not 1 <= self.bill_cycle <= 20:
-            errors["bill_cycle"] = f"Bill cycle {self.bill_cycle} does not exist: cycles are 1 to 20."
+            errors["bill_cycle"] = (
+                f"Bill cycle {self.bill_cycle} does not exist: cycles are 1 to 20."
+            )
         if self.do_not_disconnect and not self.do_not_disconnect_reason.strip():
             errors["do_not_disconnect_reason"] = "Say why the account must not be disconnected."
         if self.do_not_disconnect_until and self.do_not_disconnect_until < self.opened_date:
-            errors["do_not_disconnect_until"] = "The do-not-disconnect expiry is before the account opened."
+            errors["do_not_disconnect_until"] = (
+                "The do-not-disconnect expiry is before the account opened."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -185,12 +225,22 @@ class AccountPerson(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="account_roles")
     role = models.CharField(max_length=15, choices=Role.choices)
     start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True, help_text="Exclusive; empty while the role lasts")
+    end_date = models.DateField(
+        null=True, blank=True, help_text="Exclusive; empty while the role lasts"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account"], condition=Q(role="main", end_date__isnull=True), name="one_current_main_person_per_account"),
-            models.UniqueConstraint(fields=["account", "person", "role"], condition=Q(end_date__isnull=True), name="no_duplicate_current_account_role"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(role="main", end_date__isnull=True),
+                name="one_current_main_person_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "person", "role"],
+                condition=Q(end_date__isnull=True),
+                name="no_duplicate_current_account_role",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -215,7 +265,9 @@ class AccountAlert(models.Model):
     note = models.CharField(max_length=300, blank=True)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="Exclusive; empty while it lasts")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -258,12 +310,18 @@ class Interaction(models.Model):
         OUTBOUND = "outbound", "Outbound"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="interactions")
-    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="interactions")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="interactions"
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.INBOUND)
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, default=Direction.INBOUND
+    )
     reason = models.ForeignKey(InteractionReason, on_delete=models.PROTECT)
     note = models.TextField(blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     occurred_at = models.DateTimeField()
 
     class Meta:

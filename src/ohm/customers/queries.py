@@ -41,7 +41,11 @@ def list_current_account_persons(*, account: Account, as_of: date) -> QuerySet[A
 
 
 def get_main_person(*, account: Account) -> Person | None:
-    link = account.account_persons.filter(role=AccountPerson.Role.MAIN, end_date__isnull=True).select_related("person").first()
+    link = (
+        account.account_persons.filter(role=AccountPerson.Role.MAIN, end_date__isnull=True)
+        .select_related("person")
+        .first()
+    )
     return link.person if link else None
 
 
@@ -54,9 +58,12 @@ class Banner:
 
 
 _SEVERITY: dict[str, str] = {
-    AccountAlert.Kind.LIFE_SUPPORT: "danger", AccountAlert.Kind.SAFETY: "danger",
-    AccountAlert.Kind.BANKRUPTCY: "danger", AccountAlert.Kind.FRAUD: "danger",
-    AccountAlert.Kind.CASH_ONLY: "warning", AccountAlert.Kind.DISPUTE: "warning",
+    AccountAlert.Kind.LIFE_SUPPORT: "danger",
+    AccountAlert.Kind.SAFETY: "danger",
+    AccountAlert.Kind.BANKRUPTCY: "danger",
+    AccountAlert.Kind.FRAUD: "danger",
+    AccountAlert.Kind.CASH_ONLY: "warning",
+    AccountAlert.Kind.DISPUTE: "warning",
 }
 
 
@@ -64,10 +71,27 @@ def list_banners(*, account: Account, as_of: date) -> list[Banner]:
     """What a CSR must see first: current alerts plus the flags that act like alerts."""
     banners: list[Banner] = []
     if account.life_support:
-        banners.append(Banner("life_support", "Life support", "Life-support equipment at the premise.", "danger"))
-    if account.do_not_disconnect and (account.do_not_disconnect_until is None or account.do_not_disconnect_until >= as_of):
-        until = f" until {account.do_not_disconnect_until:%b %-d, %Y}" if account.do_not_disconnect_until else ""
-        banners.append(Banner("do_not_disconnect", "Do not disconnect", f"{account.do_not_disconnect_reason}{until}", "danger"))
+        banners.append(
+            Banner(
+                "life_support", "Life support", "Life-support equipment at the premise.", "danger"
+            )
+        )
+    if account.do_not_disconnect and (
+        account.do_not_disconnect_until is None or account.do_not_disconnect_until >= as_of
+    ):
+        until = (
+            f" until {account.do_not_disconnect_until:%b %-d, %Y}"
+            if account.do_not_disconnect_until
+            else ""
+        )
+        banners.append(
+            Banner(
+                "do_not_disconnect",
+                "Do not disconnect",
+                f"{account.do_not_disconnect_reason}{until}",
+                "danger",
+            )
+        )
     if account.cash_only:
         banners.append(Banner("cash_only", "Cash only", "Checks and ACH are refused.", "warning"))
     if account.medical_baseline:
@@ -78,14 +102,24 @@ def list_banners(*, account: Account, as_of: date) -> list[Banner]:
         if alert.kind in by_kind:
             flag = banners[by_kind[alert.kind]]
             if alert.note:
-                banners[by_kind[alert.kind]] = Banner(flag.kind, flag.label, alert.note, flag.severity)
+                banners[by_kind[alert.kind]] = Banner(
+                    flag.kind, flag.label, alert.note, flag.severity
+                )
             continue
-        banners.append(Banner(alert.kind, alert.get_kind_display(), alert.note, _SEVERITY.get(alert.kind, "info")))
+        banners.append(
+            Banner(
+                alert.kind, alert.get_kind_display(), alert.note, _SEVERITY.get(alert.kind, "info")
+            )
+        )
     return banners
 
 
 def list_current_alerts(*, account: Account, as_of: date) -> QuerySet[AccountAlert]:
-    return account.alerts.filter(start_date__lte=as_of).filter(Q(end_date__isnull=True) | Q(end_date__gt=as_of)).order_by("start_date")
+    return (
+        account.alerts.filter(start_date__lte=as_of)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gt=as_of))
+        .order_by("start_date")
+    )
 
 
 def list_interactions(*, account: Account, channel: str | None = None) -> QuerySet[Interaction]:
@@ -94,4 +128,6 @@ def list_interactions(*, account: Account, channel: str | None = None) -> QueryS
 
 
 def list_accounts_of_person(*, person: Person) -> QuerySet[Account]:
-    return Account.objects.filter(account_persons__person=person).distinct().order_by("-opened_date")
+    return (
+        Account.objects.filter(account_persons__person=person).distinct().order_by("-opened_date")
+    )

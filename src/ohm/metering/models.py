@@ -25,10 +25,20 @@ class Meter(models.Model):
     make = models.CharField(max_length=40)
     model = models.CharField(max_length=40)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    form = models.CharField(max_length=6, blank=True, help_text="ANSI meter form, e.g. 2S, 12S, 16S")
-    multiplier = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(1), validators=[MinValueValidator(Decimal("0.0001"))], help_text="Register and interval values times this are the true energy (CT/PT ratio)")
+    form = models.CharField(
+        max_length=6, blank=True, help_text="ANSI meter form, e.g. 2S, 12S, 16S"
+    )
+    multiplier = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal("0.0001"))],
+        help_text="Register and interval values times this are the true energy (CT/PT ratio)",
+    )
     dials = models.PositiveSmallIntegerField(default=5, help_text="Register digits, for rollover")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.INVENTORY, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.INVENTORY, db_index=True
+    )
     purchased_date = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -46,12 +56,20 @@ class MeterChannel(models.Model):
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="channels")
     number = models.PositiveSmallIntegerField()
     measure = models.CharField(max_length=15, choices=Measure.choices)
-    interval_minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="15 or 60 for interval channels; empty for register only")
+    interval_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="15 or 60 for interval channels; empty for register only"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["meter", "number"], name="unique_channel_number_per_meter"),
-            models.CheckConstraint(condition=Q(interval_minutes__isnull=True) | Q(interval_minutes__in=[5, 15, 30, 60]), name="channel_interval_5_15_30_60"),
+            models.UniqueConstraint(
+                fields=["meter", "number"], name="unique_channel_number_per_meter"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_minutes__isnull=True)
+                | Q(interval_minutes__in=[5, 15, 30, 60]),
+                name="channel_interval_5_15_30_60",
+            ),
         ]
         ordering = ["meter", "number"]
 
@@ -64,16 +82,28 @@ class MeterInstallation(models.Model):
     """A meter at a service point for ``[installed_at, removed_at)``."""
 
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="installations")
-    service_point = models.ForeignKey("premises.ServicePoint", on_delete=models.PROTECT, related_name="meter_installations")
+    service_point = models.ForeignKey(
+        "premises.ServicePoint", on_delete=models.PROTECT, related_name="meter_installations"
+    )
     installed_at = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
-    install_reading = models.BigIntegerField(null=True, blank=True, help_text="Register dial reading at install")
+    install_reading = models.BigIntegerField(
+        null=True, blank=True, help_text="Register dial reading at install"
+    )
     removal_reading = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["meter"], condition=Q(removed_at__isnull=True), name="meter_installed_in_one_place"),
-            models.UniqueConstraint(fields=["service_point"], condition=Q(removed_at__isnull=True), name="one_meter_per_service_point"),
+            models.UniqueConstraint(
+                fields=["meter"],
+                condition=Q(removed_at__isnull=True),
+                name="meter_installed_in_one_place",
+            ),
+            models.UniqueConstraint(
+                fields=["service_point"],
+                condition=Q(removed_at__isnull=True),
+                name="one_meter_per_service_point",
+            ),
         ]
         ordering = ["-installed_at"]
 
@@ -108,7 +138,9 @@ class IntervalDay(models.Model):
     marks the old one not current; the old row is kept with who/why of the new one.
     """
 
-    channel = models.ForeignKey(MeterChannel, on_delete=models.PROTECT, related_name="interval_days")
+    channel = models.ForeignKey(
+        MeterChannel, on_delete=models.PROTECT, related_name="interval_days"
+    )
     day = models.DateField(help_text="The UTC date the intervals fall in")
     interval_minutes = models.PositiveSmallIntegerField()
     values = models.BinaryField()
@@ -122,8 +154,14 @@ class IntervalDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["channel", "day"], condition=Q(is_current=True), name="one_current_interval_day"),
-            models.UniqueConstraint(fields=["channel", "day", "version"], name="unique_interval_day_version"),
+            models.UniqueConstraint(
+                fields=["channel", "day"],
+                condition=Q(is_current=True),
+                name="one_current_interval_day",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "day", "version"], name="unique_interval_day_version"
+            ),
         ]
         # (channel, day, version) is unique, so its index already serves lookups by channel and day.
 
@@ -140,9 +178,15 @@ class RegisterRead(models.Model):
         CUSTOMER = "customer", "Customer read"
         ESTIMATED = "estimated", "Estimated"
 
-    channel = models.ForeignKey(MeterChannel, on_delete=models.PROTECT, related_name="register_reads")
+    channel = models.ForeignKey(
+        MeterChannel, on_delete=models.PROTECT, related_name="register_reads"
+    )
     read_at = models.DateTimeField()
-    reading = models.DecimalField(max_digits=14, decimal_places=3, help_text="Dial reading; the difference of two, times the multiplier, is the energy (mind rollover at 10^dials)")
+    reading = models.DecimalField(
+        max_digits=14,
+        decimal_places=3,
+        help_text="Dial reading; the difference of two, times the multiplier, is the energy (mind rollover at 10^dials)",
+    )
     read_type = models.CharField(max_length=10, choices=ReadType.choices)
     version = models.PositiveIntegerField(default=1)
     is_current = models.BooleanField(default=True)
@@ -153,7 +197,11 @@ class RegisterRead(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["channel", "read_at"], condition=Q(is_current=True), name="one_current_register_read"),
+            models.UniqueConstraint(
+                fields=["channel", "read_at"],
+                condition=Q(is_current=True),
+                name="one_current_register_read",
+            ),
         ]
         indexes = [models.Index(fields=["channel", "read_at"], name="register_read_channel_at")]
         ordering = ["channel", "read_at"]
@@ -181,7 +229,11 @@ class MeterEvent(models.Model):
     source = models.CharField(max_length=60)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["meter", "kind", "occurred_at"], name="unique_meter_event")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meter", "kind", "occurred_at"], name="unique_meter_event"
+            )
+        ]
         indexes = [models.Index(fields=["meter", "-occurred_at"], name="meter_event_latest")]
         ordering = ["-occurred_at"]
 

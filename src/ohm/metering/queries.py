@@ -20,4 +20,8 @@ def get_installed_meter(*, service_point_id: int, at: datetime) -> Meter | None:
 
 
 def list_installations(*, service_point_ids: list[int]):
-    return MeterInstallation.objects.filter(service_point_id__in=service_point_ids).select_related("meter").prefetch_related("meter__channels")
+    return (
+        MeterInstallation.objects.filter(service_point_id__in=service_point_ids)
+        .select_related("meter")
+        .prefetch_related("meter__channels")
+    )

@@ -6,11 +6,33 @@ import re
 
 #: USPS street suffix and directional abbreviations (Publication 28), the common ones.
 _ABBREVIATIONS = {
-    "street": "st", "str": "st", "avenue": "ave", "av": "ave", "boulevard": "blvd",
-    "drive": "dr", "road": "rd", "lane": "ln", "court": "ct", "place": "pl", "terrace": "ter",
-    "parkway": "pkwy", "highway": "hwy", "circle": "cir", "way": "way", "square": "sq",
-    "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
-    "southeast": "se", "southwest": "sw", "apartment": "apt", "suite": "ste", "unit": "unit",
+    "street": "st",
+    "str": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "boulevard": "blvd",
+    "drive": "dr",
+    "road": "rd",
+    "lane": "ln",
+    "court": "ct",
+    "place": "pl",
+    "terrace": "ter",
+    "parkway": "pkwy",
+    "highway": "hwy",
+    "circle": "cir",
+    "way": "way",
+    "square": "sq",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "apartment": "apt",
+    "suite": "ste",
+    "unit": "unit",
 }
 
 

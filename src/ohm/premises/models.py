@@ -33,17 +33,25 @@ class Premise(models.Model):
     unit = models.CharField(max_length=20, blank=True)
     city = models.CharField(max_length=80)
     state = models.CharField(max_length=2, default="CA", validators=[validators.validate_state])
-    postal_code = models.CharField("ZIP code", max_length=10, validators=[validators.validate_postal_code])
+    postal_code = models.CharField(
+        "ZIP code", max_length=10, validators=[validators.validate_postal_code]
+    )
     address_key = models.CharField(max_length=200, db_index=True, editable=False)
     premise_type = models.CharField(max_length=15, choices=Type.choices)
     baseline_territory = models.CharField(max_length=1, choices=TERRITORIES)
-    heat_source = models.CharField(max_length=10, choices=HeatSource.choices, default=HeatSource.GAS)
+    heat_source = models.CharField(
+        max_length=10, choices=HeatSource.choices, default=HeatSource.GAS
+    )
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["address_key", "unit"], name="one_premise_per_address_and_unit")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address_key", "unit"], name="one_premise_per_address_and_unit"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.one_line
@@ -64,7 +72,9 @@ class ServicePoint(models.Model):
 
     premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="service_points")
     number = models.CharField(max_length=12, unique=True)
-    meter_location = models.CharField(max_length=120, blank=True, help_text="e.g. left side of garage")
+    meter_location = models.CharField(
+        max_length=120, blank=True, help_text="e.g. left side of garage"
+    )
     route = models.CharField(max_length=10, db_index=True)
     read_sequence = models.PositiveIntegerField()
     energized = models.BooleanField(default=True)
@@ -73,7 +83,11 @@ class ServicePoint(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["route", "read_sequence"], condition=Q(status="active"), name="unique_active_read_sequence_per_route"),
+            models.UniqueConstraint(
+                fields=["route", "read_sequence"],
+                condition=Q(status="active"),
+                name="unique_active_read_sequence_per_route",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -44,11 +44,21 @@ class WorkItem(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
     team = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="work_items")
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="work_items")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="work_items",
+    )
     # What the work is about: any record, and the customer account when there is one.
-    subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     subject_id = models.CharField(max_length=64, blank=True)
     subject = GenericForeignKey("subject_type", "subject_id")
     account_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -74,7 +84,9 @@ class WorkItem(models.Model):
 
 class WorkItemNote(models.Model):
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     author_label = models.CharField(max_length=150)
     text = models.TextField()
     created_at = models.DateTimeField()

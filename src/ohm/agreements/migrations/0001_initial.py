@@ -5,31 +5,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
-        ('premises', '0001_initial'),
-        ('rates', '0001_initial'),
+        ("customers", "0001_initial"),
+        ("premises", "0001_initial"),
+        ("rates", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ServiceAgreement',
+            name="ServiceAgreement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=12, unique=True)),
-                ('start_date', models.DateField()),
-                ('end_date', models.DateField(blank=True, help_text='Exclusive: the first day not served', null=True)),
-                ('status', models.CharField(choices=[('pending_start', 'Pending start'), ('active', 'Active'), ('pending_stop', 'Pending stop'), ('stopped', 'Stopped'), ('cancelled', 'Cancelled')], db_index=True, default='pending_start', max_length=15)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_agreements', to='customers.account')),
-                ('rate_schedule', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_agreements', to='rates.rateschedule')),
-                ('service_point', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_agreements', to='premises.servicepoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=12, unique=True)),
+                ("start_date", models.DateField()),
+                (
+                    "end_date",
+                    models.DateField(
+                        blank=True, help_text="Exclusive: the first day not served", null=True
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending_start", "Pending start"),
+                            ("active", "Active"),
+                            ("pending_stop", "Pending stop"),
+                            ("stopped", "Stopped"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending_start",
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_agreements",
+                        to="customers.account",
+                    ),
+                ),
+                (
+                    "rate_schedule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_agreements",
+                        to="rates.rateschedule",
+                    ),
+                ),
+                (
+                    "service_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_agreements",
+                        to="premises.servicepoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-start_date'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['pending_start', 'active', 'pending_stop'])), fields=('service_point',), name='one_open_agreement_per_service_point')],
+                "ordering": ["-start_date"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(
+                            ("status__in", ["pending_start", "active", "pending_stop"])
+                        ),
+                        fields=("service_point",),
+                        name="one_open_agreement_per_service_point",
+                    )
+                ],
             },
         ),
     ]

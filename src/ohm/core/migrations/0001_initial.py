@@ -6,68 +6,147 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Sequence',
+            name="Sequence",
             fields=[
-                ('name', models.CharField(max_length=40, primary_key=True, serialize=False)),
-                ('next_value', models.BigIntegerField()),
+                ("name", models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ("next_value", models.BigIntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('prefix', models.CharField(help_text='First characters, to tell tokens apart', max_length=8)),
-                ('token_sha256', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField()),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "prefix",
+                    models.CharField(
+                        help_text="First characters, to tell tokens apart", max_length=8
+                    ),
+                ),
+                ("token_sha256", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField()),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RoleLimit',
+            name="RoleLimit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('adjust_limit_cents', models.BigIntegerField(default=0)),
-                ('refund_limit_cents', models.BigIntegerField(default=0)),
-                ('write_off_limit_cents', models.BigIntegerField(default=0)),
-                ('group', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='limits', to='auth.group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("adjust_limit_cents", models.BigIntegerField(default=0)),
+                ("refund_limit_cents", models.BigIntegerField(default=0)),
+                ("write_off_limit_cents", models.BigIntegerField(default=0)),
+                (
+                    "group",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="limits",
+                        to="auth.group",
+                    ),
+                ),
             ],
             options={
-                'permissions': [('view_sensitive', 'See unmasked dates of birth, SSN and tax ids'), ('use_api', 'Call the REST API with a token'), ('view_audit', 'See the audit trail')],
+                "permissions": [
+                    ("view_sensitive", "See unmasked dates of birth, SSN and tax ids"),
+                    ("use_api", "Call the REST API with a token"),
+                    ("view_audit", "See the audit trail"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(db_index=True, help_text='Dotted name, e.g. customers.account.opened', max_length=100)),
-                ('occurred_at', models.DateTimeField(db_index=True)),
-                ('actor_label', models.CharField(help_text="Username, or the job's name for system writes", max_length=150)),
-                ('subject_id', models.CharField(blank=True, max_length=64)),
-                ('subject_label', models.CharField(blank=True, max_length=200)),
-                ('account_id', models.BigIntegerField(blank=True, db_index=True, help_text='Customer account the write concerns, for the account history', null=True)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('subject_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event",
+                    models.CharField(
+                        db_index=True,
+                        help_text="Dotted name, e.g. customers.account.opened",
+                        max_length=100,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField(db_index=True)),
+                (
+                    "actor_label",
+                    models.CharField(
+                        help_text="Username, or the job's name for system writes", max_length=150
+                    ),
+                ),
+                ("subject_id", models.CharField(blank=True, max_length=64)),
+                ("subject_label", models.CharField(blank=True, max_length=200)),
+                (
+                    "account_id",
+                    models.BigIntegerField(
+                        blank=True,
+                        db_index=True,
+                        help_text="Customer account the write concerns, for the account history",
+                        null=True,
+                    ),
+                ),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "subject_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['subject_type', 'subject_id'], name='core_audite_subject_75a1b6_idx')],
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["subject_type", "subject_id"], name="core_audite_subject_75a1b6_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,145 +16,497 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='InteractionReason',
+            name="InteractionReason",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=30, unique=True)),
-                ('label', models.CharField(max_length=100)),
-                ('is_active', models.BooleanField(default=True)),
-                ('sort_order', models.PositiveSmallIntegerField(default=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=30, unique=True)),
+                ("label", models.CharField(max_length=100)),
+                ("is_active", models.BooleanField(default=True)),
+                ("sort_order", models.PositiveSmallIntegerField(default=100)),
             ],
             options={
-                'ordering': ['sort_order', 'label'],
+                "ordering": ["sort_order", "label"],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address_line1', models.CharField(max_length=120, verbose_name='street address')),
-                ('address_line2', models.CharField(blank=True, max_length=120, verbose_name='unit / suite / PO box')),
-                ('city', models.CharField(max_length=80)),
-                ('state', models.CharField(default='CA', max_length=2, validators=[ohm.core.validators.validate_state])),
-                ('postal_code', models.CharField(max_length=10, validators=[ohm.core.validators.validate_postal_code], verbose_name='ZIP code')),
-                ('number', models.CharField(help_text='Nine digits and a Luhn check digit', max_length=10, unique=True, validators=[ohm.core.validators.validate_account_number])),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('active', 'Active'), ('final', 'Final'), ('closed', 'Closed')], db_index=True, default='pending', max_length=10)),
-                ('bill_cycle', models.PositiveSmallIntegerField(help_text='1 to 20')),
-                ('opened_date', models.DateField()),
-                ('final_date', models.DateField(blank=True, null=True)),
-                ('closed_date', models.DateField(blank=True, null=True)),
-                ('medical_baseline', models.BooleanField(default=False, help_text='Extra baseline allowance for medical equipment')),
-                ('life_support', models.BooleanField(default=False, help_text='Life-support equipment at the premise: never disconnect without the special process')),
-                ('cash_only', models.BooleanField(default=False, help_text='Checks and ACH refused after returned payments')),
-                ('do_not_disconnect', models.BooleanField(default=False)),
-                ('do_not_disconnect_reason', models.CharField(blank=True, max_length=200)),
-                ('do_not_disconnect_until', models.DateField(blank=True, null=True)),
-                ('paperless', models.BooleanField(default=False)),
-                ('language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish'), ('zh', 'Chinese'), ('vi', 'Vietnamese'), ('tl', 'Tagalog'), ('ko', 'Korean'), ('ru', 'Russian')], default='en', max_length=5)),
-                ('notify_by_email', models.BooleanField(default=True)),
-                ('notify_by_sms', models.BooleanField(default=False)),
-                ('notify_by_mail', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address_line1", models.CharField(max_length=120, verbose_name="street address")),
+                (
+                    "address_line2",
+                    models.CharField(
+                        blank=True, max_length=120, verbose_name="unit / suite / PO box"
+                    ),
+                ),
+                ("city", models.CharField(max_length=80)),
+                (
+                    "state",
+                    models.CharField(
+                        default="CA", max_length=2, validators=[ohm.core.validators.validate_state]
+                    ),
+                ),
+                (
+                    "postal_code",
+                    models.CharField(
+                        max_length=10,
+                        validators=[ohm.core.validators.validate_postal_code],
+                        verbose_name="ZIP code",
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        help_text="Nine digits and a Luhn check digit",
+                        max_length=10,
+                        unique=True,
+                        validators=[ohm.core.validators.validate_account_number],
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("active", "Active"),
+                            ("final", "Final"),
+                            ("closed", "Closed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("bill_cycle", models.PositiveSmallIntegerField(help_text="1 to 20")),
+                ("opened_date", models.DateField()),
+                ("final_date", models.DateField(blank=True, null=True)),
+                ("closed_date", models.DateField(blank=True, null=True)),
+                (
+                    "medical_baseline",
+                    models.BooleanField(
+                        default=False, help_text="Extra baseline allowance for medical equipment"
+                    ),
+                ),
+                (
+                    "life_support",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Life-support equipment at the premise: never disconnect without the special process",
+                    ),
+                ),
+                (
+                    "cash_only",
+                    models.BooleanField(
+                        default=False, help_text="Checks and ACH refused after returned payments"
+                    ),
+                ),
+                ("do_not_disconnect", models.BooleanField(default=False)),
+                ("do_not_disconnect_reason", models.CharField(blank=True, max_length=200)),
+                ("do_not_disconnect_until", models.DateField(blank=True, null=True)),
+                ("paperless", models.BooleanField(default=False)),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("en", "English"),
+                            ("es", "Spanish"),
+                            ("zh", "Chinese"),
+                            ("vi", "Vietnamese"),
+                            ("tl", "Tagalog"),
+                            ("ko", "Korean"),
+                            ("ru", "Russian"),
+                        ],
+                        default="en",
+                        max_length=5,
+                    ),
+                ),
+                ("notify_by_email", models.BooleanField(default=True)),
+                ("notify_by_sms", models.BooleanField(default=False)),
+                ("notify_by_mail", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('bill_cycle__gte', 1), ('bill_cycle__lte', 20)), name='account_bill_cycle_1_to_20')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("bill_cycle__gte", 1), ("bill_cycle__lte", 20)),
+                        name="account_bill_cycle_1_to_20",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AccountAlert',
+            name="AccountAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('life_support', 'Life support'), ('medical', 'Medical baseline'), ('cash_only', 'Cash only'), ('bankruptcy', 'Bankruptcy'), ('dispute', 'Bill dispute'), ('safety', 'Field safety (dog, hazard)'), ('fraud', 'Identity or fraud concern'), ('other', 'Other')], max_length=15)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('start_date', models.DateField()),
-                ('end_date', models.DateField(blank=True, help_text='Exclusive; empty while it lasts', null=True)),
-                ('created_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='customers.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("life_support", "Life support"),
+                            ("medical", "Medical baseline"),
+                            ("cash_only", "Cash only"),
+                            ("bankruptcy", "Bankruptcy"),
+                            ("dispute", "Bill dispute"),
+                            ("safety", "Field safety (dog, hazard)"),
+                            ("fraud", "Identity or fraud concern"),
+                            ("other", "Other"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("start_date", models.DateField()),
+                (
+                    "end_date",
+                    models.DateField(
+                        blank=True, help_text="Exclusive; empty while it lasts", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="customers.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address_line1', models.CharField(max_length=120, verbose_name='street address')),
-                ('address_line2', models.CharField(blank=True, max_length=120, verbose_name='unit / suite / PO box')),
-                ('city', models.CharField(max_length=80)),
-                ('state', models.CharField(default='CA', max_length=2, validators=[ohm.core.validators.validate_state])),
-                ('postal_code', models.CharField(max_length=10, validators=[ohm.core.validators.validate_postal_code], verbose_name='ZIP code')),
-                ('kind', models.CharField(choices=[('individual', 'Individual'), ('business', 'Business')], default='individual', max_length=12)),
-                ('first_name', models.CharField(blank=True, max_length=80)),
-                ('middle_name', models.CharField(blank=True, max_length=80)),
-                ('last_name', models.CharField(blank=True, max_length=80)),
-                ('suffix', models.CharField(blank=True, max_length=10)),
-                ('business_name', models.CharField(blank=True, max_length=160)),
-                ('preferred_language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish'), ('zh', 'Chinese'), ('vi', 'Vietnamese'), ('tl', 'Tagalog'), ('ko', 'Korean'), ('ru', 'Russian')], default='en', max_length=5)),
-                ('date_of_birth', ohm.core.crypto.EncryptedTextField(blank=True, help_text='ISO date, encrypted')),
-                ('ssn_last4', ohm.core.crypto.EncryptedTextField(blank=True, validators=[ohm.core.validators.validate_last4], verbose_name='SSN last four')),
-                ('tax_id', ohm.core.crypto.EncryptedTextField(blank=True, verbose_name='tax id (EIN)')),
-                ('identity_status', models.CharField(choices=[('unverified', 'Not verified'), ('verified', 'Verified'), ('failed', 'Verification failed')], default='unverified', max_length=12)),
-                ('identity_verified_at', models.DateTimeField(blank=True, null=True)),
-                ('identity_method', models.CharField(blank=True, help_text='How identity was verified, e.g. driver licence, credit bureau', max_length=60)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address_line1", models.CharField(max_length=120, verbose_name="street address")),
+                (
+                    "address_line2",
+                    models.CharField(
+                        blank=True, max_length=120, verbose_name="unit / suite / PO box"
+                    ),
+                ),
+                ("city", models.CharField(max_length=80)),
+                (
+                    "state",
+                    models.CharField(
+                        default="CA", max_length=2, validators=[ohm.core.validators.validate_state]
+                    ),
+                ),
+                (
+                    "postal_code",
+                    models.CharField(
+                        max_length=10,
+                        validators=[ohm.core.validators.validate_postal_code],
+                        verbose_name="ZIP code",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("individual", "Individual"), ("business", "Business")],
+                        default="individual",
+                        max_length=12,
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=80)),
+                ("middle_name", models.CharField(blank=True, max_length=80)),
+                ("last_name", models.CharField(blank=True, max_length=80)),
+                ("suffix", models.CharField(blank=True, max_length=10)),
+                ("business_name", models.CharField(blank=True, max_length=160)),
+                (
+                    "preferred_language",
+                    models.CharField(
+                        choices=[
+                            ("en", "English"),
+                            ("es", "Spanish"),
+                            ("zh", "Chinese"),
+                            ("vi", "Vietnamese"),
+                            ("tl", "Tagalog"),
+                            ("ko", "Korean"),
+                            ("ru", "Russian"),
+                        ],
+                        default="en",
+                        max_length=5,
+                    ),
+                ),
+                (
+                    "date_of_birth",
+                    ohm.core.crypto.EncryptedTextField(blank=True, help_text="ISO date, encrypted"),
+                ),
+                (
+                    "ssn_last4",
+                    ohm.core.crypto.EncryptedTextField(
+                        blank=True,
+                        validators=[ohm.core.validators.validate_last4],
+                        verbose_name="SSN last four",
+                    ),
+                ),
+                (
+                    "tax_id",
+                    ohm.core.crypto.EncryptedTextField(blank=True, verbose_name="tax id (EIN)"),
+                ),
+                (
+                    "identity_status",
+                    models.CharField(
+                        choices=[
+                            ("unverified", "Not verified"),
+                            ("verified", "Verified"),
+                            ("failed", "Verification failed"),
+                        ],
+                        default="unverified",
+                        max_length=12,
+                    ),
+                ),
+                ("identity_verified_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "identity_method",
+                    models.CharField(
+                        blank=True,
+                        help_text="How identity was verified, e.g. driver licence, credit bureau",
+                        max_length=60,
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'permissions': [('view_sensitive_person', "See a person's unmasked sensitive fields")],
-                'indexes': [models.Index(fields=['last_name', 'first_name'], name='customers_p_last_na_018570_idx')],
+                "permissions": [
+                    ("view_sensitive_person", "See a person's unmasked sensitive fields")
+                ],
+                "indexes": [
+                    models.Index(
+                        fields=["last_name", "first_name"], name="customers_p_last_na_018570_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Email',
+            name="Email",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.EmailField(max_length=254)),
-                ('is_primary', models.BooleanField(default=False)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='emails', to='customers.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address", models.EmailField(max_length=254)),
+                ("is_primary", models.BooleanField(default=False)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="emails",
+                        to="customers.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Interaction',
+            name="Interaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('phone', 'Phone'), ('email', 'Email'), ('mail', 'Mail'), ('in_person', 'In person'), ('portal', 'Portal'), ('sms', 'Text message'), ('field', 'Field visit')], max_length=10)),
-                ('direction', models.CharField(choices=[('inbound', 'Inbound'), ('outbound', 'Outbound')], default='inbound', max_length=10)),
-                ('note', models.TextField(blank=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='customers.account')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reason', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='customers.interactionreason')),
-                ('person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='interactions', to='customers.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone"),
+                            ("email", "Email"),
+                            ("mail", "Mail"),
+                            ("in_person", "In person"),
+                            ("portal", "Portal"),
+                            ("sms", "Text message"),
+                            ("field", "Field visit"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("inbound", "Inbound"), ("outbound", "Outbound")],
+                        default="inbound",
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="interactions",
+                        to="customers.account",
+                    ),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="customers.interactionreason",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="interactions",
+                        to="customers.person",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['account', '-occurred_at'], name='customers_i_account_1fb47d_idx')],
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["account", "-occurred_at"], name="customers_i_account_1fb47d_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AccountPerson',
+            name="AccountPerson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('main', 'Main customer'), ('co_applicant', 'Co-applicant'), ('landlord', 'Landlord'), ('third_party', 'Third-party notification contact'), ('authorized', 'Authorized to discuss the account')], max_length=15)),
-                ('start_date', models.DateField()),
-                ('end_date', models.DateField(blank=True, help_text='Exclusive; empty while the role lasts', null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='account_persons', to='customers.account')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='account_roles', to='customers.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("main", "Main customer"),
+                            ("co_applicant", "Co-applicant"),
+                            ("landlord", "Landlord"),
+                            ("third_party", "Third-party notification contact"),
+                            ("authorized", "Authorized to discuss the account"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("start_date", models.DateField()),
+                (
+                    "end_date",
+                    models.DateField(
+                        blank=True, help_text="Exclusive; empty while the role lasts", null=True
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="account_persons",
+                        to="customers.account",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="account_roles",
+                        to="customers.person",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(condition=models.Q(('end_date__isnull', True), ('role', 'main')), fields=('account',), name='one_current_main_person_per_account'), models.UniqueConstraint(condition=models.Q(('end_date__isnull', True)), fields=('account', 'person', 'role'), name='no_duplicate_current_account_role')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("end_date__isnull", True), ("role", "main")),
+                        fields=("account",),
+                        name="one_current_main_person_per_account",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("end_date__isnull", True)),
+                        fields=("account", "person", "role"),
+                        name="no_duplicate_current_account_role",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Phone',
+            name="Phone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(help_text='E.164, e.g. +15105550123', max_length=20, validators=[ohm.core.validators.validate_phone])),
-                ('kind', models.CharField(choices=[('mobile', 'Mobile'), ('home', 'Home'), ('work', 'Work')], default='mobile', max_length=10)),
-                ('is_primary', models.BooleanField(default=False)),
-                ('sms_consent', models.BooleanField(default=False)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='customers.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        help_text="E.164, e.g. +15105550123",
+                        max_length=20,
+                        validators=[ohm.core.validators.validate_phone],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("mobile", "Mobile"), ("home", "Home"), ("work", "Work")],
+                        default="mobile",
+                        max_length=10,
+                    ),
+                ),
+                ("is_primary", models.BooleanField(default=False)),
+                ("sms_consent", models.BooleanField(default=False)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="customers.person",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['number'], name='customers_p_number_06ec5e_idx')],
+                "indexes": [models.Index(fields=["number"], name="customers_p_number_06ec5e_idx")],
             },
         ),
     ]

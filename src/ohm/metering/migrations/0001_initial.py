@@ -7,57 +7,175 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('premises', '0001_initial'),
+        ("premises", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Meter',
+            name="Meter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial', models.CharField(max_length=30, unique=True)),
-                ('make', models.CharField(max_length=40)),
-                ('model', models.CharField(max_length=40)),
-                ('kind', models.CharField(choices=[('ami', 'AMI (smart, two-way)'), ('manual', 'Manual read')], max_length=10)),
-                ('form', models.CharField(blank=True, help_text='ANSI meter form, e.g. 2S, 12S, 16S', max_length=6)),
-                ('multiplier', models.DecimalField(decimal_places=4, default=Decimal('1'), help_text='Register and interval values times this are the true energy (CT/PT ratio)', max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0.0001'))])),
-                ('dials', models.PositiveSmallIntegerField(default=5, help_text='Register digits, for rollover')),
-                ('status', models.CharField(choices=[('inventory', 'In inventory'), ('installed', 'Installed'), ('removed', 'Removed (awaiting test)'), ('retired', 'Retired')], db_index=True, default='inventory', max_length=10)),
-                ('purchased_date', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("serial", models.CharField(max_length=30, unique=True)),
+                ("make", models.CharField(max_length=40)),
+                ("model", models.CharField(max_length=40)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("ami", "AMI (smart, two-way)"), ("manual", "Manual read")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "form",
+                    models.CharField(
+                        blank=True, help_text="ANSI meter form, e.g. 2S, 12S, 16S", max_length=6
+                    ),
+                ),
+                (
+                    "multiplier",
+                    models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("1"),
+                        help_text="Register and interval values times this are the true energy (CT/PT ratio)",
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.0001"))],
+                    ),
+                ),
+                (
+                    "dials",
+                    models.PositiveSmallIntegerField(
+                        default=5, help_text="Register digits, for rollover"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("inventory", "In inventory"),
+                            ("installed", "Installed"),
+                            ("removed", "Removed (awaiting test)"),
+                            ("retired", "Retired"),
+                        ],
+                        db_index=True,
+                        default="inventory",
+                        max_length=10,
+                    ),
+                ),
+                ("purchased_date", models.DateField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='MeterChannel',
+            name="MeterChannel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('measure', models.CharField(choices=[('kwh_delivered', 'kWh delivered'), ('kwh_received', 'kWh received (export)'), ('kw_demand', 'kW demand')], max_length=15)),
-                ('interval_minutes', models.PositiveSmallIntegerField(blank=True, help_text='15 or 60 for interval channels; empty for register only', null=True)),
-                ('meter', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='metering.meter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                (
+                    "measure",
+                    models.CharField(
+                        choices=[
+                            ("kwh_delivered", "kWh delivered"),
+                            ("kwh_received", "kWh received (export)"),
+                            ("kw_demand", "kW demand"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "interval_minutes",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="15 or 60 for interval channels; empty for register only",
+                        null=True,
+                    ),
+                ),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channels",
+                        to="metering.meter",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['meter', 'number'],
-                'constraints': [models.UniqueConstraint(fields=('meter', 'number'), name='unique_channel_number_per_meter'), models.CheckConstraint(condition=models.Q(('interval_minutes__isnull', True), ('interval_minutes__in', [5, 15, 30, 60]), _connector='OR'), name='channel_interval_5_15_30_60')],
+                "ordering": ["meter", "number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("meter", "number"), name="unique_channel_number_per_meter"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("interval_minutes__isnull", True),
+                            ("interval_minutes__in", [5, 15, 30, 60]),
+                            _connector="OR",
+                        ),
+                        name="channel_interval_5_15_30_60",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MeterInstallation',
+            name="MeterInstallation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('installed_at', models.DateTimeField()),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('install_reading', models.BigIntegerField(blank=True, help_text='Register dial reading at install', null=True)),
-                ('removal_reading', models.BigIntegerField(blank=True, null=True)),
-                ('meter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='installations', to='metering.meter')),
-                ('service_point', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='meter_installations', to='premises.servicepoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("installed_at", models.DateTimeField()),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "install_reading",
+                    models.BigIntegerField(
+                        blank=True, help_text="Register dial reading at install", null=True
+                    ),
+                ),
+                ("removal_reading", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="installations",
+                        to="metering.meter",
+                    ),
+                ),
+                (
+                    "service_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="meter_installations",
+                        to="premises.servicepoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-installed_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('removed_at__isnull', True)), fields=('meter',), name='meter_installed_in_one_place'), models.UniqueConstraint(condition=models.Q(('removed_at__isnull', True)), fields=('service_point',), name='one_meter_per_service_point')],
+                "ordering": ["-installed_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("removed_at__isnull", True)),
+                        fields=("meter",),
+                        name="meter_installed_in_one_place",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("removed_at__isnull", True)),
+                        fields=("service_point",),
+                        name="one_meter_per_service_point",
+                    ),
+                ],
             },
         ),
     ]

@@ -5,69 +5,167 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('metering', '0001_initial'),
+        ("metering", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IntervalDay',
+            name="IntervalDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(help_text='The UTC date the intervals fall in')),
-                ('interval_minutes', models.PositiveSmallIntegerField()),
-                ('values', models.BinaryField()),
-                ('flags', models.BinaryField()),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('recorded_at', models.DateTimeField()),
-                ('source', models.CharField(help_text='import:<id>, vee, edit, headend, demo', max_length=60)),
-                ('actor_label', models.CharField(blank=True, max_length=150)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='interval_days', to='metering.meterchannel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(help_text="The UTC date the intervals fall in")),
+                ("interval_minutes", models.PositiveSmallIntegerField()),
+                ("values", models.BinaryField()),
+                ("flags", models.BinaryField()),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="import:<id>, vee, edit, headend, demo", max_length=60
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=150)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="interval_days",
+                        to="metering.meterchannel",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['channel', 'day'], name='interval_day_channel_day')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('channel', 'day'), name='one_current_interval_day'), models.UniqueConstraint(fields=('channel', 'day', 'version'), name='unique_interval_day_version')],
+                "indexes": [
+                    models.Index(fields=["channel", "day"], name="interval_day_channel_day")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_current", True)),
+                        fields=("channel", "day"),
+                        name="one_current_interval_day",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("channel", "day", "version"), name="unique_interval_day_version"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MeterEvent',
+            name="MeterEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('tamper', 'Tamper'), ('power_outage', 'Power outage'), ('power_restore', 'Power restored'), ('last_gasp', 'Last gasp'), ('reverse_energy', 'Reverse energy flow'), ('comm_failure', 'Communication failure'), ('switch_opened', 'Remote switch opened (disconnected)'), ('switch_closed', 'Remote switch closed (connected)')], max_length=20)),
-                ('occurred_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField()),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('source', models.CharField(max_length=60)),
-                ('meter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='metering.meter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("tamper", "Tamper"),
+                            ("power_outage", "Power outage"),
+                            ("power_restore", "Power restored"),
+                            ("last_gasp", "Last gasp"),
+                            ("reverse_energy", "Reverse energy flow"),
+                            ("comm_failure", "Communication failure"),
+                            ("switch_opened", "Remote switch opened (disconnected)"),
+                            ("switch_closed", "Remote switch closed (connected)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField()),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("source", models.CharField(max_length=60)),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="metering.meter",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
-                'indexes': [models.Index(fields=['meter', '-occurred_at'], name='meter_event_latest')],
-                'constraints': [models.UniqueConstraint(fields=('meter', 'kind', 'occurred_at'), name='unique_meter_event')],
+                "ordering": ["-occurred_at"],
+                "indexes": [
+                    models.Index(fields=["meter", "-occurred_at"], name="meter_event_latest")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("meter", "kind", "occurred_at"), name="unique_meter_event"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RegisterRead',
+            name="RegisterRead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('read_at', models.DateTimeField()),
-                ('reading', models.DecimalField(decimal_places=3, help_text='Dial reading; the difference of two, times the multiplier, is the energy (mind rollover at 10^dials)', max_digits=14)),
-                ('read_type', models.CharField(choices=[('ami', 'AMI'), ('field', 'Field read'), ('customer', 'Customer read'), ('estimated', 'Estimated')], max_length=10)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('recorded_at', models.DateTimeField()),
-                ('source', models.CharField(max_length=60)),
-                ('actor_label', models.CharField(blank=True, max_length=150)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='register_reads', to='metering.meterchannel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("read_at", models.DateTimeField()),
+                (
+                    "reading",
+                    models.DecimalField(
+                        decimal_places=3,
+                        help_text="Dial reading; the difference of two, times the multiplier, is the energy (mind rollover at 10^dials)",
+                        max_digits=14,
+                    ),
+                ),
+                (
+                    "read_type",
+                    models.CharField(
+                        choices=[
+                            ("ami", "AMI"),
+                            ("field", "Field read"),
+                            ("customer", "Customer read"),
+                            ("estimated", "Estimated"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                ("recorded_at", models.DateTimeField()),
+                ("source", models.CharField(max_length=60)),
+                ("actor_label", models.CharField(blank=True, max_length=150)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="register_reads",
+                        to="metering.meterchannel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['channel', 'read_at'],
-                'indexes': [models.Index(fields=['channel', 'read_at'], name='register_read_channel_at')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('channel', 'read_at'), name='one_current_register_read')],
+                "ordering": ["channel", "read_at"],
+                "indexes": [
+                    models.Index(fields=["channel", "read_at"], name="register_read_channel_at")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_current", True)),
+                        fields=("channel", "read_at"),
+                        name="one_current_register_read",
+                    )
+                ],
             },
         ),
     ]

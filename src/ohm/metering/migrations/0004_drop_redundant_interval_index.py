@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('metering', '0003_read_imports'),
+        ("metering", "0003_read_imports"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='intervalday',
-            name='interval_day_channel_day',
+            model_name="intervalday",
+            name="interval_day_channel_day",
         ),
     ]

@@ -6,50 +6,152 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Premise',
+            name="Premise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=12, unique=True)),
-                ('address_line1', models.CharField(max_length=120, verbose_name='street address')),
-                ('unit', models.CharField(blank=True, max_length=20)),
-                ('city', models.CharField(max_length=80)),
-                ('state', models.CharField(default='CA', max_length=2, validators=[ohm.core.validators.validate_state])),
-                ('postal_code', models.CharField(max_length=10, validators=[ohm.core.validators.validate_postal_code], verbose_name='ZIP code')),
-                ('address_key', models.CharField(db_index=True, editable=False, max_length=200)),
-                ('premise_type', models.CharField(choices=[('single_family', 'Single-family home'), ('multi_family', 'Apartment / multi-family unit'), ('mobile_home', 'Mobile home'), ('commercial', 'Commercial'), ('industrial', 'Industrial'), ('municipal', 'Municipal / public'), ('agricultural', 'Agricultural')], max_length=15)),
-                ('baseline_territory', models.CharField(choices=[('P', 'Territory P'), ('Q', 'Territory Q'), ('R', 'Territory R'), ('S', 'Territory S'), ('T', 'Territory T'), ('V', 'Territory V'), ('W', 'Territory W'), ('X', 'Territory X'), ('Y', 'Territory Y'), ('Z', 'Territory Z')], max_length=1)),
-                ('heat_source', models.CharField(choices=[('gas', 'Gas or other (basic)'), ('electric', 'All-electric')], default='gas', max_length=10)),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=12, unique=True)),
+                ("address_line1", models.CharField(max_length=120, verbose_name="street address")),
+                ("unit", models.CharField(blank=True, max_length=20)),
+                ("city", models.CharField(max_length=80)),
+                (
+                    "state",
+                    models.CharField(
+                        default="CA", max_length=2, validators=[ohm.core.validators.validate_state]
+                    ),
+                ),
+                (
+                    "postal_code",
+                    models.CharField(
+                        max_length=10,
+                        validators=[ohm.core.validators.validate_postal_code],
+                        verbose_name="ZIP code",
+                    ),
+                ),
+                ("address_key", models.CharField(db_index=True, editable=False, max_length=200)),
+                (
+                    "premise_type",
+                    models.CharField(
+                        choices=[
+                            ("single_family", "Single-family home"),
+                            ("multi_family", "Apartment / multi-family unit"),
+                            ("mobile_home", "Mobile home"),
+                            ("commercial", "Commercial"),
+                            ("industrial", "Industrial"),
+                            ("municipal", "Municipal / public"),
+                            ("agricultural", "Agricultural"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "baseline_territory",
+                    models.CharField(
+                        choices=[
+                            ("P", "Territory P"),
+                            ("Q", "Territory Q"),
+                            ("R", "Territory R"),
+                            ("S", "Territory S"),
+                            ("T", "Territory T"),
+                            ("V", "Territory V"),
+                            ("W", "Territory W"),
+                            ("X", "Territory X"),
+                            ("Y", "Territory Y"),
+                            ("Z", "Territory Z"),
+                        ],
+                        max_length=1,
+                    ),
+                ),
+                (
+                    "heat_source",
+                    models.CharField(
+                        choices=[("gas", "Gas or other (basic)"), ("electric", "All-electric")],
+                        default="gas",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "latitude",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True),
+                ),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('address_key', 'unit'), name='one_premise_per_address_and_unit')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("address_key", "unit"), name="one_premise_per_address_and_unit"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ServicePoint',
+            name="ServicePoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=12, unique=True)),
-                ('meter_location', models.CharField(blank=True, help_text='e.g. left side of garage', max_length=120)),
-                ('route', models.CharField(db_index=True, max_length=10)),
-                ('read_sequence', models.PositiveIntegerField()),
-                ('energized', models.BooleanField(default=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive'), ('retired', 'Retired')], default='active', max_length=10)),
-                ('access_notes', models.CharField(blank=True, help_text='Gate codes, dogs, keys', max_length=200)),
-                ('premise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_points', to='premises.premise')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=12, unique=True)),
+                (
+                    "meter_location",
+                    models.CharField(
+                        blank=True, help_text="e.g. left side of garage", max_length=120
+                    ),
+                ),
+                ("route", models.CharField(db_index=True, max_length=10)),
+                ("read_sequence", models.PositiveIntegerField()),
+                ("energized", models.BooleanField(default=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("inactive", "Inactive"),
+                            ("retired", "Retired"),
+                        ],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "access_notes",
+                    models.CharField(
+                        blank=True, help_text="Gate codes, dogs, keys", max_length=200
+                    ),
+                ),
+                (
+                    "premise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_points",
+                        to="premises.premise",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('route', 'read_sequence'), name='unique_active_read_sequence_per_route')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")),
+                        fields=("route", "read_sequence"),
+                        name="unique_active_read_sequence_per_route",
+                    )
+                ],
             },
         ),
     ]

@@ -4,25 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='RateSchedule',
+            name="RateSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('customer_class', models.CharField(choices=[('residential', 'Residential'), ('small_commercial', 'Small commercial'), ('large_commercial', 'Large commercial'), ('municipal', 'Municipal'), ('lighting', 'Street lighting')], max_length=20)),
-                ('description', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True, help_text='Open to new service agreements')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "customer_class",
+                    models.CharField(
+                        choices=[
+                            ("residential", "Residential"),
+                            ("small_commercial", "Small commercial"),
+                            ("large_commercial", "Large commercial"),
+                            ("municipal", "Municipal"),
+                            ("lighting", "Street lighting"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "is_active",
+                    models.BooleanField(default=True, help_text="Open to new service agreements"),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
     ]

@@ -6,73 +6,175 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkCategory',
+            name="WorkCategory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True)),
-                ('label', models.CharField(max_length=100)),
-                ('default_priority', models.PositiveSmallIntegerField(default=3)),
-                ('due_days', models.PositiveSmallIntegerField(default=3, help_text='Business days to resolve')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='work_categories', to='auth.group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True)),
+                ("label", models.CharField(max_length=100)),
+                ("default_priority", models.PositiveSmallIntegerField(default=3)),
+                (
+                    "due_days",
+                    models.PositiveSmallIntegerField(
+                        default=3, help_text="Business days to resolve"
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="work_categories",
+                        to="auth.group",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'work categories',
-                'ordering': ['label'],
+                "verbose_name_plural": "work categories",
+                "ordering": ["label"],
             },
         ),
         migrations.CreateModel(
-            name='WorkItem',
+            name="WorkItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, '1 — urgent'), (2, '2 — high'), (3, '3 — normal'), (4, '4 — low')], default=3)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('in_progress', 'In progress'), ('waiting', 'Waiting on customer'), ('done', 'Done'), ('cancelled', 'Cancelled')], db_index=True, default='open', max_length=12)),
-                ('subject_id', models.CharField(blank=True, max_length=64)),
-                ('account_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('account_number', models.CharField(blank=True, max_length=10)),
-                ('due_date', models.DateField()),
-                ('created_at', models.DateTimeField()),
-                ('created_by_label', models.CharField(max_length=150)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('resolution', models.TextField(blank=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='work_items', to=settings.AUTH_USER_MODEL)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='workqueue.workcategory')),
-                ('subject_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='work_items', to='auth.group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "1 — urgent"),
+                            (2, "2 — high"),
+                            (3, "3 — normal"),
+                            (4, "4 — low"),
+                        ],
+                        default=3,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("in_progress", "In progress"),
+                            ("waiting", "Waiting on customer"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="open",
+                        max_length=12,
+                    ),
+                ),
+                ("subject_id", models.CharField(blank=True, max_length=64)),
+                ("account_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("account_number", models.CharField(blank=True, max_length=10)),
+                ("due_date", models.DateField()),
+                ("created_at", models.DateTimeField()),
+                ("created_by_label", models.CharField(max_length=150)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("resolution", models.TextField(blank=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="work_items",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="items",
+                        to="workqueue.workcategory",
+                    ),
+                ),
+                (
+                    "subject_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="work_items",
+                        to="auth.group",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['priority', 'due_date', 'id'],
-                'permissions': [('assign_workitem', 'Assign work items to others')],
+                "ordering": ["priority", "due_date", "id"],
+                "permissions": [("assign_workitem", "Assign work items to others")],
             },
         ),
         migrations.CreateModel(
-            name='WorkItemNote',
+            name="WorkItemNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author_label', models.CharField(max_length=150)),
-                ('text', models.TextField()),
-                ('created_at', models.DateTimeField()),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='workqueue.workitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("author_label", models.CharField(max_length=150)),
+                ("text", models.TextField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notes",
+                        to="workqueue.workitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='workitem',
-            index=models.Index(fields=['team', 'status', 'priority', 'due_date'], name='workqueue_w_team_id_8471d8_idx'),
+            model_name="workitem",
+            index=models.Index(
+                fields=["team", "status", "priority", "due_date"],
+                name="workqueue_w_team_id_8471d8_idx",
+            ),
         ),
     ]

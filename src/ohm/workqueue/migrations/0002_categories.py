@@ -18,9 +18,20 @@ def add_categories(apps, schema_editor):
     category = apps.get_model("workqueue", "WorkCategory")
     for code, label, team, priority, days in CATEGORIES:
         team_group, _ = group.objects.get_or_create(name=team)
-        category.objects.update_or_create(code=code, defaults={"label": label, "team": team_group, "default_priority": priority, "due_days": days})
+        category.objects.update_or_create(
+            code=code,
+            defaults={
+                "label": label,
+                "team": team_group,
+                "default_priority": priority,
+                "due_days": days,
+            },
+        )
 
 
 class Migration(migrations.Migration):
-    dependencies = [("workqueue", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+    dependencies = [
+        ("workqueue", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
     operations = [migrations.RunPython(add_categories, migrations.RunPython.noop)]

@@ -20,5 +20,9 @@ class Command(BaseCommand):
             as_of_date = date.fromisoformat(as_of) if as_of else localdate(now)
         except ValueError as exc:
             raise CommandError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD).") from exc
-        counts = apply_due_service_changes(as_of_date=as_of_date, actor=SystemActor("service-roll"), at=now)
-        self.stdout.write(f"{as_of_date}: {counts['started']} starts and {counts['stopped']} stops took effect.")
+        counts = apply_due_service_changes(
+            as_of_date=as_of_date, actor=SystemActor("service-roll"), at=now
+        )
+        self.stdout.write(
+            f"{as_of_date}: {counts['started']} starts and {counts['stopped']} stops took effect."
+        )
