@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -57,6 +58,9 @@ from ohm.search.indexing import rebuild_index
 from ohm.search.normalize import fold
 from ohm.workqueue.models import WorkCategory, WorkItem
 from ohm.workqueue.operations import add_business_days
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 Progress = Callable[[str, int, int], None]
 
@@ -710,6 +714,18 @@ class _Site:
     has_predecessor: bool = False
     landlord: Person | None = None
 
+    @property
+    def planned_point(self) -> ServicePoint:
+        if self.point is None:
+            raise RuntimeError(f"no service point planned yet at {self.premise}")
+        return self.point
+
+    @property
+    def planned_meter(self) -> Meter:
+        if self.meter is None:
+            raise RuntimeError(f"no meter planned yet at {self.premise}")
+        return self.meter
+
 
 @dataclass
 class _Plan:
@@ -768,7 +784,7 @@ class _Planner:
         as_of: date,
         rates: dict[str, RateSchedule],
         reasons: dict[str, InteractionReason],
-        staff: dict[str, object],
+        staff: dict[str, User],
         first_ids: dict[type, int],
     ):
         self.rng = random.Random(seed)
@@ -1004,7 +1020,7 @@ class _Planner:
                 meter_location=location,
             )
         self.plan.premises.extend(s.premise for s in sites)
-        self.plan.points.extend(s.point for s in sites)
+        self.plan.points.extend(s.planned_point for s in sites)
 
     # -- meters ----------------------------------------------------------------------
 
@@ -1027,7 +1043,9 @@ class _Planner:
                     multiplier=Decimal(1),
                     status=Meter.Status.INSTALLED,
                 )
-                specs = [(1, MeterChannel.Measure.KWH_DELIVERED, None)]
+                specs: list[tuple[int, MeterChannel.Measure, int | None]] = [
+                    (1, MeterChannel.Measure.KWH_DELIVERED, None)
+                ]
                 installed = date(rng.randint(1994, 2012), rng.randint(1, 12), rng.randint(1, 28))
             elif residential:
                 make, model, prefix = rng.choice(
@@ -1327,7 +1345,7 @@ class _Planner:
                 end = self.as_of - timedelta(days=rng.randint(1, 45))
                 opened = end - timedelta(days=rng.randint(120, 8 * 365))
                 self._account(site, Account.Status.FINAL, opened=opened, end=end)
-                site.point.energized = rng.random() < 0.5
+                site.planned_point.energized = rng.random() < 0.5
             else:
                 years = min(rng.expovariate(1 / 7), 30)
                 opened = self.as_of - timedelta(days=max(14, int(years * 365)))
@@ -1339,7 +1357,7 @@ class _Planner:
             return self.rates["A-10"]
         if site.customer_class == "small_commercial":
             return self.rates["A-1"]
-        if site.meter.kind == Meter.Kind.MANUAL:
+        if site.planned_meter.kind == Meter.Kind.MANUAL:
             return self.rates["E-1"]  # time-of-use and net metering need an interval meter
         roll = rng.random()
         if roll < 0.78:
@@ -1381,7 +1399,7 @@ class _Planner:
         else:
             main = self.individual(mailing, opened=opened)
             language = main.preferred_language
-        cycle = (int(site.point.route[1:]) - 1) % 20 + 1
+        cycle = (int(site.planned_point.route[1:]) - 1) % 20 + 1
         paperless = rng.random() < 0.3
         has_mobile_consent = any(p.person is main and p.sms_consent for p in plan.phones[-2:])
         account = self._new(
@@ -1400,6 +1418,7 @@ class _Planner:
         if status in (Account.Status.FINAL, Account.Status.CLOSED):
             account.final_date = end
         if status == Account.Status.CLOSED:
+            assert end is not None  # closed accounts are always planned with their end date
             account.closed_date = min(end + timedelta(days=rng.randint(20, 55)), self.as_of)
         plan.accounts.append(account)
         plan.account_classes.append(site.customer_class)
@@ -1568,7 +1587,7 @@ class _Planner:
                 )
             )
             self._alert(account, AccountAlert.Kind.SAFETY, hazard, start=since)
-            site.point.access_notes = hazard
+            site.planned_point.access_notes = hazard
         if rng.random() < 0.0012:
             chapter = rng.choice((7, 13))
             self._alert(
@@ -1734,7 +1753,10 @@ _MODELS = [
 
 
 def _first_ids() -> dict[type, int]:
-    return {model: (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1 for model in _MODELS}
+    return {
+        model: (model._default_manager.aggregate(top=Max("pk"))["top"] or 0) + 1
+        for model in _MODELS
+    }
 
 
 def _insert(model, rows: Sequence, stage: str, progress: Progress | None) -> None:
@@ -1941,7 +1963,7 @@ def build_demo_utility(
     return summary
 
 
-def _work_items(plan: _Plan, staff: dict[str, object], at: datetime) -> list[WorkItem]:
+def _work_items(plan: _Plan, staff: dict[str, User], at: datetime) -> list[WorkItem]:
     categories = {c.code: c for c in WorkCategory.objects.select_related("team")}
     account_type = ContentType.objects.get_for_model(Account)
     owner_by_team = {role_group(slug).pk: staff[name] for slug, name in DEMO_STAFF}

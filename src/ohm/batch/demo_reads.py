@@ -121,9 +121,10 @@ def build_demo_interval_data(
     by_minutes: dict[int, list[int]] = {}
     for k, meter in enumerate(meters):
         delivered = _channel(meter, MeterChannel.Measure.KWH_DELIVERED)
-        if delivered is not None:
+        if delivered is not None and delivered.interval_minutes is not None:
             by_minutes.setdefault(delivered.interval_minutes, []).append(k)
-    tamper_events = []
+    tamper_events: list[MeterEvent] = []
+    channel_days = intervals = 0
     for minutes, members in sorted(by_minutes.items()):
         n = intervals_per_day(minutes)
         hour, day_of_year, weekday = _local_clock(first_day, days, minutes)
@@ -148,8 +149,9 @@ def build_demo_interval_data(
                 tamper_events,
                 recorded_at,
             )
-            summary["channel_days"] += written[0]
-            summary["intervals"] += written[1]
+            channel_days += written[0]
+            intervals += written[1]
+    summary["channel_days"], summary["intervals"] = channel_days, intervals
     MeterEvent.objects.bulk_create(tamper_events, ignore_conflicts=True)
     summary["seconds"] = round(clock_time.perf_counter() - began, 2)
     return summary

@@ -57,7 +57,9 @@ JOBS = [
 
 def due_jobs(*, at: datetime, jobs: list[Job] = JOBS) -> list[Job]:
     last = dict(ScheduledJob.objects.values_list("name", "last_started_at"))
-    return [job for job in jobs if last.get(job.name) is None or at - last[job.name] >= job.every]
+    return [
+        job for job in jobs if (started := last.get(job.name)) is None or at - started >= job.every
+    ]
 
 
 def run_job(job: Job, *, at: datetime) -> ScheduledJob:

@@ -351,7 +351,12 @@ def _plan_write_off(p: dict) -> Plan:
 
 
 def _plan_write_off_reversal(p: dict) -> Plan:
-    entry = JournalEntry.objects.filter(pk=p.get("entry_id"), kind="write_off").first()
+    entry_id = p.get("entry_id")
+    entry = (
+        JournalEntry.objects.filter(pk=entry_id, kind="write_off").first()
+        if entry_id is not None
+        else None
+    )
     if entry is None:
         raise ValidationError({"entry": f"Journal entry {p.get('entry_id')} is not a write-off."})
     if JournalEntry.objects.filter(reverses=entry).exists():

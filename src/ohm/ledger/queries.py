@@ -165,9 +165,9 @@ def get_gl_summary(*, start_date: date, end_date: date) -> list[dict]:
         }
     debit_rows = rows.filter(amount_cents__gt=0).annotate(total=Sum("amount_cents"))
     credit_rows = rows.filter(amount_cents__lt=0).annotate(total=Sum("amount_cents"))
-    for row in summary.values():
-        row["debit_cents"] = 0
-        row["credit_cents"] = 0
+    for entry in summary.values():
+        entry["debit_cents"] = 0
+        entry["credit_cents"] = 0
     for row in debit_rows:
         summary[(row["effective_date"], row["gl_account__code"])]["debit_cents"] = int(row["total"])
     for row in credit_rows:

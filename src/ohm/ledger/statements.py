@@ -17,9 +17,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ohm.core.money import format_cents, to_dollars
 from ohm.ledger.queries import StatementRow, list_statement
+
+if TYPE_CHECKING:
+    import typst
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "ledger"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -148,9 +152,9 @@ def statement_data(statement: Statement) -> dict:
 class _Typst:
     """One compiler per process and template: fonts are loaded once, not per document."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._compilers: dict[str, object] = {}
+        self._compilers: dict[str, typst.Compiler] = {}
 
     def render(self, template: str, data: dict) -> bytes:
         import typst
@@ -161,7 +165,10 @@ class _Typst:
                 compiler = self._compilers[template] = typst.Compiler(
                     TEMPLATES / template, root=TEMPLATES, ignore_system_fonts=True
                 )
-            return compiler.compile(format="pdf", sys_inputs={"data": json.dumps(data)})
+            pdf = compiler.compile(format="pdf", sys_inputs={"data": json.dumps(data)})
+        if not isinstance(pdf, bytes):
+            raise RuntimeError(f"typst gave no single PDF for {template}")
+        return pdf
 
 
 _typst = _Typst()

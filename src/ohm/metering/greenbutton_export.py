@@ -28,7 +28,10 @@ BASE = "urn:ohm:espi/1_1/resource"
 
 #: Ohm quality -> ESPI QualityOfReading (actual carries none).
 QUALITY_CODES = {Quality.ESTIMATED: 8, Quality.EDITED: 7}
-FLOW = {MeterChannel.Measure.KWH_DELIVERED: 1, MeterChannel.Measure.KWH_RECEIVED: 19}
+FLOW: dict[str, int] = {
+    MeterChannel.Measure.KWH_DELIVERED: 1,
+    MeterChannel.Measure.KWH_RECEIVED: 19,
+}
 
 
 def _epoch(moment: datetime) -> int:
@@ -39,13 +42,27 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _utcoffset(moment: datetime) -> timedelta:
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError(f"{moment.tzinfo!r} gives no UTC offset at {moment.isoformat()}")
+    return offset
+
+
+def _dst(moment: datetime) -> timedelta:
+    saving = moment.dst()
+    if saving is None:
+        raise ValueError(f"{moment.tzinfo!r} gives no DST information at {moment.isoformat()}")
+    return saving
+
+
 def _transitions(zone: tzinfo, year: int) -> list[datetime]:
     """The local wall-clock moments (naive, in the offset before) the zone's offset changes."""
     found, hour = [], datetime(year, 1, 1, tzinfo=UTC)
-    previous = hour.astimezone(zone).utcoffset()
+    previous = _utcoffset(hour.astimezone(zone))
     while hour.year == year:
         nxt = hour + timedelta(hours=1)
-        offset = nxt.astimezone(zone).utcoffset()
+        offset = _utcoffset(nxt.astimezone(zone))
         if offset != previous:
             found.append(nxt.replace(tzinfo=None) + previous)
             previous = offset
@@ -72,7 +89,7 @@ def dst_rule(moment: datetime) -> str:
 def local_time_parameters(zone: tzinfo, year: int) -> dict[str, str]:
     changes = _transitions(zone, year)
     january = datetime(year, 1, 15, tzinfo=UTC).astimezone(zone)
-    tz_offset = int(january.utcoffset().total_seconds() - january.dst().total_seconds())
+    tz_offset = int(_utcoffset(january).total_seconds() - _dst(january).total_seconds())
     if len(changes) != 2:
         return {
             "dstEndRule": "00000000",
@@ -83,7 +100,7 @@ def local_time_parameters(zone: tzinfo, year: int) -> dict[str, str]:
     july = datetime(year, 7, 15, tzinfo=UTC).astimezone(zone)
     return {
         "dstEndRule": dst_rule(changes[1]),
-        "dstOffset": str(int(july.dst().total_seconds())),
+        "dstOffset": str(int(_dst(july).total_seconds())),
         "dstStartRule": dst_rule(changes[0]),
         "tzOffset": str(tz_offset),
     }
@@ -164,6 +181,8 @@ def export_greenbutton(
         ),
     )
     for channel, reading_href in zip(channels, readings, strict=True):
+        minutes = channel.interval_minutes
+        assert minutes is not None  # register-only channels were left out above
         type_href = f"{BASE}/ReadingType/{meter.serial}-{channel.number}"
         feed.entry(
             uid=_uuid(meter.serial, "meterreading", channel.number),
@@ -187,7 +206,7 @@ def export_greenbutton(
                 f'<ReadingType xmlns="{ESPI}"><accumulationBehaviour>4</accumulationBehaviour>'
                 f"<commodity>1</commodity><dataQualifier>12</dataQualifier>"
                 f"<flowDirection>{FLOW[channel.measure]}</flowDirection>"
-                f"<intervalLength>{channel.interval_minutes * 60}</intervalLength>"
+                f"<intervalLength>{minutes * 60}</intervalLength>"
                 "<kind>12</kind><phase>769</phase><powerOfTenMultiplier>-3</powerOfTenMultiplier>"
                 "<timeAttribute>0</timeAttribute><uom>72</uom></ReadingType>"
             ),
@@ -206,6 +225,8 @@ def export_greenbutton(
 
 def _blocks(feed: _Feed, meter: Meter, channel: MeterChannel, reading_href: str, series) -> None:
     """One IntervalBlock per UTC day that has any interval present."""
+    if channel.interval_minutes is None:
+        raise ValueError(f"{channel} is a register-only channel; it has no interval blocks")
     seconds = channel.interval_minutes * 60
     present = series.flags != Quality.MISSING
     if not present.any():

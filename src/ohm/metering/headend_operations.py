@@ -157,6 +157,8 @@ def _day_vectors(
 ) -> tuple[list[DayVector], int]:
     """The channel's current UTC-day rows with the read's intervals laid in."""
     minutes = channel.interval_minutes
+    if minutes is None:
+        raise ValueError(f"{channel} is a register-only channel; it takes no intervals")
     n = intervals_per_day(minutes)
     start_at = start_at.astimezone(UTC)
     offsets_min = [

@@ -116,6 +116,7 @@ def install_meter(
     )
     if overlapping.exists():
         latest = overlapping.order_by("-removed_at").first()
+        assert latest is not None  # exists() just said there is one
         raise ValidationError(
             {
                 "installed_at": f"{latest.meter} was at {latest.service_point} until {latest.removed_at:%Y-%m-%d %H:%M}; install after that."

@@ -48,9 +48,9 @@ def _chunk_table(channels: list[MeterChannel], start_day: date, end_day: date) -
         .values_list("channel_id", "day", "interval_minutes", "values", "flags")
     )
     parts: dict[str, list] = {name: [] for name in SCHEMA.names}
-    for channel_id, day, minutes, values, flags in rows:
-        values = np.frombuffer(bytes(values), dtype=VALUE_DTYPE)
-        flags = np.frombuffer(bytes(flags), dtype=FLAG_DTYPE)
+    for channel_id, day, minutes, raw_values, raw_flags in rows:
+        values = np.frombuffer(bytes(raw_values), dtype=VALUE_DTYPE)
+        flags = np.frombuffer(bytes(raw_flags), dtype=FLAG_DTYPE)
         keep = np.flatnonzero(flags != Quality.MISSING)
         if not len(keep):
             continue

@@ -88,7 +88,10 @@ def _minutes(moment: np.datetime64) -> int:
 
 def _offset_minutes(minute: int, zone: tzinfo) -> int:
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
-    return int(moment.astimezone(zone).utcoffset().total_seconds() // 60)
+    offset = moment.astimezone(zone).utcoffset()
+    if offset is None:
+        raise ValueError(f"{zone!r} gives no UTC offset at {moment.isoformat()}")
+    return int(offset.total_seconds() // 60)
 
 
 def utc_offsets(starts: np.ndarray, zone: tzinfo) -> np.ndarray:
@@ -147,11 +150,12 @@ def load_many(channel_ids: Iterable[int], start_at: datetime, end_at: datetime) 
     lengths = set(
         MeterChannel.objects.filter(pk__in=ids).values_list("interval_minutes", flat=True)
     )
-    if len(lengths) != 1 or None in lengths:
+    minutes = next(iter(lengths)) if len(lengths) == 1 else None
+    if minutes is None:
         raise ValueError(
             f"load_many needs interval channels of one length, got {sorted(lengths, key=str)}"
         )
-    return _load_matrix(ids, lengths.pop(), start_at, end_at)
+    return _load_matrix(ids, minutes, start_at, end_at)
 
 
 def _load_matrix(
@@ -314,6 +318,8 @@ def _bucketed(
     """(kWh, estimated kWh) of a channel summed into buckets by ``bucket_of(starts)``."""
     if channel is None:
         return np.zeros(buckets), np.zeros(buckets)
+    if channel.interval_minutes is None:
+        raise ValueError(f"{channel} is a register-only channel; it has no intervals to chart")
     matrix = _load_matrix([channel.pk], channel.interval_minutes, start_at, end_at)
     values, flags = matrix.values[0], matrix.flags[0]
     index = bucket_of(matrix.starts)

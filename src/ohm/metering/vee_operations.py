@@ -131,6 +131,8 @@ def _validate_and_estimate(
     active: bool,
 ) -> tuple[list[ChannelFinding], list[DayVector], int, int]:
     minutes = channel.interval_minutes
+    if minutes is None:
+        raise ValueError(f"{channel} is a register-only channel; VEE needs intervals")
     n = intervals_per_day(minutes)
     history_days = max(rules.spike_history_days, rules.profile_weeks * 7)
     series = load_intervals(

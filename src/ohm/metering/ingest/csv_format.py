@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ohm.metering.ingest.records import ParsedReads, ReadsBuilder
@@ -61,7 +60,7 @@ def _parse_columns(path: Path) -> ParsedReads:
         raise _Unconvertible
     if any(table.column(name).null_count for name in COLUMNS):
         raise _Unconvertible
-    meters = pc.dictionary_encode(table.column("meter").combine_chunks())
+    meters = table.column("meter").combine_chunks().dictionary_encode()
     meter = meters.indices.to_numpy().astype(np.int32)
     meter_refs = [serial.strip().upper() for serial in meters.dictionary.to_pylist()]
     numbers = table.column("channel").to_numpy()
@@ -75,7 +74,7 @@ def _parse_columns(path: Path) -> ParsedReads:
         channel_refs, channel = np.unique(numbers, return_inverse=True)
     end_s = table.column("interval_end").cast(pa.int64()).to_numpy()
     value = table.column("value").to_numpy()
-    qualities = pc.dictionary_encode(table.column("quality").combine_chunks())
+    qualities = table.column("quality").combine_chunks().dictionary_encode()
     codes = [QUALITY_CODES.get(text.strip().upper()) for text in qualities.dictionary.to_pylist()]
     lookup = np.array([255 if c is None else c for c in codes], dtype=np.uint8)
     quality = (

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -271,6 +272,11 @@ def _finish(read_import: ReadImport, *, result: ImportResult, actor, at: datetim
         )
 
 
+class _Refs(TypedDict, total=False):
+    meter_ref: str
+    channel_ref: str
+
+
 class _Reads:
     """The interval reads of a file while they are checked: parallel arrays, filtered in step."""
 
@@ -306,7 +312,7 @@ class _Reads:
         for name in self._FIELDS:
             setattr(self, name, getattr(self, name)[mask])
 
-    def refs(self, i: int) -> dict[str, str]:
+    def refs(self, i: int) -> _Refs:
         return {
             "meter_ref": self.parsed.meter_refs[self.meter[i]],
             "channel_ref": str(self.parsed.channel_refs[self.channel[i]]),
@@ -681,7 +687,7 @@ def _store_chunk(
     result.days.update({k: v for k, v in counts.items() if v})
 
 
-def _refs_for_line(reads: _Reads, line: int) -> dict[str, str]:
+def _refs_for_line(reads: _Reads, line: int) -> _Refs:
     hits = np.flatnonzero(reads.line == line)
     return reads.refs(int(hits[0])) if len(hits) else {}
 
@@ -737,7 +743,7 @@ def _store_registers(
     known, by_number, by_measure = _channels_of(sorted({r.meter_ref for r in parsed.registers}))
     with transaction.atomic():
         for record in parsed.registers:
-            refs = {"meter_ref": record.meter_ref, "channel_ref": str(record.channel_ref)}
+            refs: _Refs = {"meter_ref": record.meter_ref, "channel_ref": str(record.channel_ref)}
             found = (by_number if isinstance(record.channel_ref, int) else by_measure).get(
                 (record.meter_ref, record.channel_ref)
             )

@@ -36,6 +36,8 @@ def load_benchmark(name: str):
         known = ", ".join(list_benchmarks()) or "none"
         raise CommandError(f"No benchmark “{name}” in {bench_dir()} (there are: {known}).")
     spec = importlib.util.spec_from_file_location(f"bench.{name}", path)
+    if spec is None or spec.loader is None:
+        raise CommandError(f"Cannot load benchmark “{name}” from {path}.")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -15,6 +15,7 @@ parsers and gives each ``set_defaults(handler=fn)``; ``fn(command, options) -> i
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from ohm.core.audit import SystemActor
 from ohm.metering.ingest.loader import import_reads
 from ohm.metering.models import ReadImport
 
+reads_exports: ModuleType | None
 try:
     from ohm.batch import reads_exports
 except ImportError:
@@ -111,7 +113,11 @@ def _import(command: BaseCommand, options) -> int:
             f"{path.name}: already imported as import #{previous.pk} on {previous.started_at:%Y-%m-%d %H:%M} UTC; nothing changed (use --reprocess to run it again)."
         )
         return 0
-    heading = "Dry run (nothing written)" if result.dry_run else f"Import #{result.read_import.pk}"
+    if result.dry_run:
+        heading = "Dry run (nothing written)"
+    else:
+        assert result.read_import is not None  # a real run always records its import
+        heading = f"Import #{result.read_import.pk}"
     out.write(f"{heading}: {path.name} ({options['format']})")
     out.write(f"  records read         {result.records_read}")
     out.write(f"  intervals loaded     {result.intervals_loaded}")
