@@ -196,7 +196,7 @@ def entry_out(entry: JournalEntry) -> dict:
                 "gl_code": line.gl_account.code,
                 "gl_name": line.gl_account.name,
                 "amount_cents": line.amount_cents,
-                "account_number": line.account.number if line.account_id else None,
+                "account_number": line.account.number if line.account is not None else None,
                 "due_date": line.due_date,
                 "category": line.category,
                 "memo": line.memo,
@@ -229,7 +229,7 @@ def request_out(row: FinancialRequest) -> dict:
         "summary": row.summary,
         "maker": row.maker.username,
         "made_at": row.made_at,
-        "checker": row.checker.username if row.checker_id else None,
+        "checker": row.checker.username if row.checker is not None else None,
         "decided_at": row.decided_at,
         "decision_note": row.decision_note,
         "entry_id": row.journal_entry_id,
@@ -590,7 +590,7 @@ def _decide(request: HttpRequest, request_id: int, decide):
     decided = queries.get_request(pk=decided.pk)
     return {
         "request": request_out(decided),
-        "entry": entry_out(decided.journal_entry) if decided.journal_entry_id else None,
+        "entry": entry_out(decided.journal_entry) if decided.journal_entry is not None else None,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -130,7 +131,8 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args, kinds: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(k, kind_label(k)) for k in kinds]
+        kind_field = cast(forms.MultipleChoiceField, self.fields["kind"])
+        kind_field.choices = [(k, kind_label(k)) for k in kinds]
         for name in ("start", "end"):
             self.fields[name].widget = forms.DateInput(attrs={"type": "date"})
 
@@ -238,6 +240,7 @@ def _statement_download(request, number: str, *, pdf: bool):
     statement = statements.build_statement(
         account_id=account.pk, header=header, start_date=start, end_date=end or today
     )
+    body: bytes | str
     if pdf:
         body, extension, content_type = (
             statements.statement_pdf(statement),
@@ -557,7 +560,7 @@ def entry_detail(request, entry_id: int):
         )
     )
     for line in lines:
-        line.credit_cents = -line.amount_cents
+        line.credit_cents = -line.amount_cents  # type: ignore[attr-defined]  # for the template
     reversed_by = JournalEntry.objects.filter(reverses=entry).first()
     context = {
         "entry": entry,

@@ -157,19 +157,22 @@ def _approval_url(kind: str) -> str:
 
 
 def _done(request, outcome: operations.Outcome, account) -> HttpResponse:
-    if outcome.pending:
+    submitted, entry = outcome.request, outcome.entry
+    if outcome.pending and submitted is not None:
         messages.warning(
             request,
-            f"Request {outcome.request.pk} is waiting for approval: {outcome.request.summary}.",
+            f"Request {submitted.pk} is waiting for approval: {submitted.summary}.",
         )
-        return redirect("console:financial_request", pk=outcome.request.pk)
-    if outcome.request is not None and outcome.entry is None:
-        messages.info(request, f"Already submitted as request {outcome.request.pk}.")
-        return redirect("console:financial_request", pk=outcome.request.pk)
+        return redirect("console:financial_request", pk=submitted.pk)
+    if submitted is not None and entry is None:
+        messages.info(request, f"Already submitted as request {submitted.pk}.")
+        return redirect("console:financial_request", pk=submitted.pk)
+    if entry is None:
+        raise ValueError("The operation neither posted an entry nor left a request.")
     if outcome.replayed:
-        messages.info(request, f"Already posted as journal entry {outcome.entry.pk}.")
+        messages.info(request, f"Already posted as journal entry {entry.pk}.")
     else:
-        messages.success(request, f"Posted: {outcome.entry.description}.")
+        messages.success(request, f"Posted: {entry.description}.")
     return redirect(account_url(account.number))
 
 
