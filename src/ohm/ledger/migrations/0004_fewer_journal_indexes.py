@@ -4,6 +4,13 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def reinstall_triggers(apps, schema_editor):
+    # SQLite rebuilt the journal tables above, dropping their append-only triggers.
+    from ohm.ledger import append_only
+
+    append_only.install(schema_editor)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0002_interaction_reasons"),
@@ -42,4 +49,5 @@ class Migration(migrations.Migration):
                 to="ledger.glaccount",
             ),
         ),
+        migrations.RunPython(reinstall_triggers, migrations.RunPython.noop),
     ]
