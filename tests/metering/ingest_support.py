@@ -8,11 +8,12 @@ from pathlib import Path
 from ohm.core.audit import SystemActor
 from ohm.metering import operations as metering_operations
 from ohm.metering.ingest.loader import import_reads
+from tests.shared_data import SHARED
 
 ACTOR = SystemActor("test import")
 #: Import time for most tests: after every read they hold.
 IMPORT_AT = datetime(2026, 12, 1, tzinfo=UTC)
-SAMPLES = Path("/work/shared/data/greenbutton/samples")
+SAMPLES = SHARED / "data" / "greenbutton" / "samples"
 
 
 def meter(serial: str, minutes: int = 60, demand: bool = False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from ohm.metering import operations as metering_operations
 from ohm.metering.greenbutton_export import dst_rule, export_greenbutton
 from ohm.metering.models import MeterChannel, Quality
 from ohm.metering.store import DayVector, load_intervals, save_interval_days
+from tests.shared_data import SHARED
 
-SCHEMA_DIR = Path("/work/shared/data/greenbutton/schema")
+SCHEMA_DIR = SHARED / "data" / "greenbutton" / "schema"
 AT = datetime(2026, 3, 20, tzinfo=UTC)
 ACTOR = SystemActor("test")
 
