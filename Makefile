@@ -1,7 +1,7 @@
 # Ohm — the two commands:  make run   (install + run the demo)   |   make test   (install + whole suite)
 .PHONY: install install-dev run test test-postgres lint format ci clean
 
-DEMO_ACCOUNTS ?= 35000
+DEMO_ACCOUNTS ?= 10000
 DEMO_SEED ?= 1
 
 install:
