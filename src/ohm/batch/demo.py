@@ -38,6 +38,7 @@ from faker.providers.person.zh_CN import Provider as ChineseNames
 from ohm.agreements.models import ServiceAgreement
 from ohm.core import audit, identifiers
 from ohm.core.audit import SystemActor
+from ohm.core.bulk import insert_instances
 from ohm.core.localtime import localdate, start_of_day
 from ohm.core.permissions import ROLE_BY_SLUG, ensure_roles, role_group
 from ohm.customers.models import (
@@ -1760,31 +1761,13 @@ def _first_ids() -> dict[type, int]:
 
 
 def _insert(model, rows: Sequence, stage: str, progress: Progress | None) -> None:
-    """Insert planned rows (primary keys set): COPY on PostgreSQL, one prepared INSERT run
-    over each chunk (``executemany``) on SQLite.
-
-    ``bulk_create`` compiles SQL per batch and costs ~3× more per row; the values still go
-    through each field's ``get_db_prep_save``, so encryption and time zones apply.
-    """
-    fields = model._meta.concrete_fields
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    """Insert planned rows (primary keys set) set-based (``ohm.core.bulk``), chunk by chunk
+    so the progress bar moves; ``bulk_create`` compiles SQL per batch and costs ~3× more."""
     total = len(rows)
-    with connection.cursor() as cursor:
-        for start in range(0, total, _CHUNK):
-            values = [
-                tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)
-                for row in rows[start : start + _CHUNK]
-            ]
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for value in values:
-                        copy.write_row(value)
-            else:
-                cursor.executemany(sql, values)
-            if progress:
-                progress(stage, min(start + _CHUNK, total), total)
+    for start in range(0, total, _CHUNK):
+        insert_instances(model, rows[start : start + _CHUNK])
+        if progress:
+            progress(stage, min(start + _CHUNK, total), total)
     if progress and total == 0:
         progress(stage, 0, 0)
 

@@ -37,3 +37,14 @@ def insert_rows(
             cursor.executemany(sql, batch)
             count += len(batch)
     return count
+
+
+def insert_instances(model, instances: Sequence) -> int:
+    """Insert unsaved ``model`` instances whose primary keys are already set. Values go through
+    each field's ``get_db_prep_save``, so encryption and time zones apply as in ``save()``."""
+    fields = model._meta.concrete_fields
+    rows = (
+        tuple(f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields)
+        for instance in instances
+    )
+    return insert_rows(model._meta.db_table, [f.column for f in fields], rows)
