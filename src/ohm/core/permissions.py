@@ -22,6 +22,7 @@ VIEW_RECORDS = [
     "metering.view_meterinstallation",
     "agreements.view_serviceagreement",
     "rates.view_rateschedule",
+    "rates.view_rateversion",
     "workqueue.view_workitem",
 ]
 SERVE_CUSTOMERS = [
@@ -95,7 +96,7 @@ ROLES: list[Role] = [
         + ADJUST
         + APPROVE
         + WRITE_OFF
-        + ["core.view_sensitive"],
+        + ["core.view_sensitive", "rates.approve_rateversion"],
         5_000_00,
         2_500_00,
         1_000_00,
@@ -113,6 +114,8 @@ ROLES: list[Role] = [
             "ledger.close_period",
             "rates.add_rateschedule",
             "rates.change_rateschedule",
+            "rates.add_rateversion",
+            "rates.change_rateversion",
             "customers.add_interaction",
             "workqueue.change_workitem",
         ],
