@@ -126,3 +126,83 @@ class ScheduledJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.last_status or 'never run'})"
+
+
+class BatchRun(models.Model):
+    """One run of a batch job (bill run, read import, payment file, collection run) as chunks.
+
+    Planning writes the run and every chunk in one transaction; each chunk then commits its
+    work together with its own "done" mark (``ohm.core.batchrun``), so a run stopped at any
+    point — even ``kill -9`` — and started again processes every item exactly once.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (resumable)"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(
+        max_length=60, db_index=True, help_text="Dotted name, e.g. billing.bill_run"
+    )
+    key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What the run is for, e.g. billing.bill_run:cycle=3:2026-05-04; one run per key",
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PLANNED, db_index=True
+    )
+    total_items = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    message = models.TextField(blank=True, help_text="The outcome, or the error that stopped it")
+    result = models.JSONField(default=dict, blank=True, help_text="Counts summed over chunks")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=~models.Q(key=""), name="batch_run_one_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.kind} ({self.status})"
+
+
+class BatchChunk(models.Model):
+    """A slice of a run's items. ``status`` becomes done in the same transaction as the work."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(BatchRun, on_delete=models.CASCADE, related_name="chunks")
+    sequence = models.PositiveIntegerField()
+    items = models.JSONField(help_text="The item keys (ids or names) this chunk processes")
+    item_count = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="batch_chunk_sequence")
+        ]
+        indexes = [models.Index(fields=["run", "status"], name="batch_chunk_run_status")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} chunk {self.sequence} ({self.status})"
