@@ -255,7 +255,11 @@ def _validate_and_estimate(
     rules: VeeRules,
     occupied: bool | None,
     active: bool,
+    within: tuple[datetime, datetime] | None = None,
 ) -> tuple[list[ChannelFinding], list[DayVector], int, int]:
+    """Rules and estimators over the whole UTC days ``[start_at, end_at)``; only intervals
+    ``within`` (default: all of them) are estimated or reported — the rest of the days is
+    context, e.g. the hours of a first day before a file's first read."""
     minutes = channel.interval_minutes
     if minutes is None:
         raise ValueError(f"{channel} is a register-only channel; VEE needs intervals")
@@ -358,6 +362,12 @@ def _validate_and_estimate(
             register_kwh=register_kwh,
         )
         new_values[:, window], new_flags[:, window] = fitted_values, fitted_flags
+    inside = np.ones(period_values.shape[1], dtype=bool)
+    if within is not None:
+        lo, hi = (np.datetime64(m.astimezone(UTC).replace(tzinfo=None), "m") for m in within)
+        inside = (period_starts >= lo) & (period_starts < hi)
+        new_values = np.where(inside, new_values, period_values)
+        new_flags = np.where(inside, new_flags, period_flags).astype(period_flags.dtype)
 
     changed_days = []
     for index in range(period_values.shape[1] // n):
@@ -377,12 +387,17 @@ def _validate_and_estimate(
             )
         )
     estimated = int(((period_flags == Quality.MISSING) & (new_flags == Quality.ESTIMATED)).sum())
-    found += vee.find_gaps(new_flags, code=vee.Reason.UNESTIMATED_GAP)
-    unestimated = int((new_flags == Quality.MISSING).sum())
+    found += vee.find_gaps(
+        np.where(inside, new_flags, Quality.ACTUAL), code=vee.Reason.UNESTIMATED_GAP
+    )
+    unestimated = int(((new_flags == Quality.MISSING) & inside).sum())
 
     located = []
     for f in found:
-        runs = _positions_to_runs(period_starts, f.intervals, minutes)
+        positions = [p for p in f.intervals if inside[p]]
+        if f.intervals and not positions:
+            continue
+        runs = _positions_to_runs(period_starts, positions, minutes)
         span = (runs[0][0], runs[-1][1]) if runs else period
         located.append(ChannelFinding(channel, f.code, f.message, *span, runs))
     return located, changed_days, estimated, unestimated
@@ -570,14 +585,17 @@ def run_vee(
     progress: Progress | None = None,
 ) -> VeeReport:
     """Validate and estimate the intervals of ``channels`` over the UTC days covering
-    ``[start_at, end_at)``; write estimates as new versions (``source="vee"``) and raise a
-    work item for each exception a person must resolve. ``rules`` overrides the meter class's.
+    ``[start_at, end_at)``, estimating and reporting only the intervals inside it (the rest
+    of those days, and 35 days before, are context); write estimates as new versions
+    (``source="vee"``) and raise a work item for each exception a person must resolve.
+    ``rules`` overrides the meter class's.
 
     Each channel commits on its own, so a long run stopped half way keeps what it finished and
     a rerun changes nothing that is already right."""
-    start_at, end_at = _utc_midnight_floor(start_at), _utc_midnight_ceil(end_at)
     if end_at <= start_at:
         raise ValidationError({"end_at": "The period must end after it starts."})
+    within = (start_at, end_at)
+    start_at, end_at = _utc_midnight_floor(start_at), _utc_midnight_ceil(end_at)
     channels = [c for c in channels if c.interval_minutes is not None]
     days = (end_at - start_at).days
     report = VeeReport()
@@ -609,9 +627,10 @@ def run_vee(
                 rules=channel_rules,
                 occupied=occupied,
                 active=active,
+                within=within,
             )
             if channel.measure == MeterChannel.Measure.KWH_DELIVERED:
-                findings += _event_findings(channel, start_at, end_at)
+                findings += _event_findings(channel, *within)
             if vectors:
                 save_interval_days(
                     days=vectors,

@@ -1,7 +1,14 @@
 """``ohm reads SUBCOMMAND``: meter reads in and out.
 
     ohm reads import FILE --format csv|greenbutton|cmep [--tz ZONE] [--meter SERIAL]
-                          [--dry-run] [--replace] [--reprocess]
+                          [--dry-run] [--replace] [--reprocess] [--no-vee]
+    ohm reads vee [--meter SERIAL] [--start DATE --end DATE]
+
+``import`` runs VEE (validation, estimation) over the channel-days the file brought in, right
+after storing them; ``vee`` runs it on demand over local days ``[start, end)`` (default:
+yesterday) for one meter or for every channel with intervals in the period. Both print what
+VEE did — channel-days checked, intervals estimated, exceptions raised as work items — and a
+progress bar on long runs.
 
 Exit status of ``import``: 0 when the file loaded (exceptions or not, and when it had been
 imported before), 1 when nothing in it could be loaded.
@@ -14,18 +21,26 @@ parsers and gives each ``set_defaults(handler=fn)``; ``fn(command, options) -> i
 
 from __future__ import annotations
 
+import argparse
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ohm.agreements.queries import account_for_service_point
+from ohm.batch.progress import ProgressBar
 from ohm.core import clock
 from ohm.core.audit import SystemActor
+from ohm.core.localtime import localdate, start_of_day
 from ohm.metering.ingest.loader import import_reads
-from ohm.metering.models import ReadImport
+from ohm.metering.models import IntervalDay, Meter, MeterChannel, Quality, ReadImport
+from ohm.metering.store import DayBlock
+from ohm.metering.vee_operations import RULE_LABELS, VeeReport, run_vee
 
 reads_exports: ModuleType | None
 try:
@@ -65,7 +80,22 @@ class Command(BaseCommand):
             action="store_true",
             help="Import a file that was imported before (e.g. after adding its missing meters).",
         )
+        imports.add_argument(
+            "--no-vee",
+            dest="vee",
+            action="store_false",
+            help="Store the reads without running VEE over them (run `ohm reads vee` later).",
+        )
         imports.set_defaults(handler=_import)
+        checks = subparsers.add_parser(
+            "vee", help="Validate and estimate stored intervals; raise exceptions as work items."
+        )
+        checks.add_argument("--meter", default="", help="Only this meter (its serial).")
+        checks.add_argument("--start", type=_date, default=None, help="First local day")
+        checks.add_argument(
+            "--end", type=_date, default=None, help="Day after the last (default: start + 1)"
+        )
+        checks.set_defaults(handler=_vee)
         if reads_exports is not None:
             reads_exports.add_subcommands(subparsers)
 
@@ -80,6 +110,116 @@ class Command(BaseCommand):
             )
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+class _Scope:
+    """What an import stores, seen chunk by chunk through ``before_store``: per channel, the
+    span from its first to its last interval present in the file (epoch seconds)."""
+
+    def __init__(self) -> None:
+        self.spans: dict[int, tuple[int, int]] = {}
+
+    def __call__(self, block: DayBlock) -> DayBlock:
+        present = block.flags != Quality.MISSING
+        rows = np.flatnonzero(present.any(axis=1))
+        if not len(rows):
+            return block
+        n = present.shape[1]
+        step = block.interval_minutes * 60
+        first = np.argmax(present[rows], axis=1)
+        last = n - 1 - np.argmax(present[rows, ::-1], axis=1)
+        base = block.day_numbers[rows].astype(np.int64) * 86_400
+        starts, ends = base + first * step, base + (last + 1) * step
+        for channel_id, start, end in zip(
+            block.channel_ids[rows].tolist(), starts.tolist(), ends.tolist(), strict=True
+        ):
+            old = self.spans.get(channel_id)
+            self.spans[channel_id] = (min(start, old[0]), max(end, old[1])) if old else (start, end)
+        return block
+
+
+def run_vee_over(
+    command: BaseCommand, ranges: dict[int, tuple[datetime, datetime]], *, actor, at
+) -> VeeReport:
+    """VEE over each channel's ``[start_at, end_at)``; channels with the same span go
+    together. Progress on stderr."""
+    channels = {
+        c.pk: c for c in MeterChannel.objects.filter(pk__in=list(ranges)).select_related("meter")
+    }
+    groups: dict[tuple[datetime, datetime], list[MeterChannel]] = {}
+    for channel_id, span in sorted(ranges.items()):
+        if channel_id in channels:
+            groups.setdefault(span, []).append(channels[channel_id])
+    total = sum(len(members) for members in groups.values())
+    bar = ProgressBar(getattr(command.stderr, "_out", None))
+    report, done = VeeReport(), 0
+    for (start_at, end_at), members in sorted(groups.items()):
+        report.merge(
+            run_vee(
+                channels=members,
+                start_at=start_at,
+                end_at=end_at,
+                actor=actor,
+                at=at,
+                account_lookup=account_for_service_point,
+                progress=lambda finished, _, base=done: bar("VEE", base + finished, total),
+            )
+        )
+        done += len(members)
+    return report
+
+
+def write_vee_report(out, report: VeeReport) -> None:
+    out.write(
+        f"VEE: {report.days_checked:,} channel-days checked on {report.channels_checked:,} channels"
+    )
+    out.write(f"  intervals estimated  {report.estimated_intervals}")
+    out.write(f"  left missing         {report.unestimated_intervals}")
+    out.write(f"  exceptions raised    {len(report.exceptions)}")
+    for rule, count in report.raised_by_rule().items():
+        out.write(f"    {rule:<20} {count}  ({RULE_LABELS.get(rule, rule)})")
+    if report.already_raised:
+        out.write(f"  already raised       {report.already_raised} (found again; not raised twice)")
+    if report.work_items:
+        shown = " ".join(f"#{item.pk}" for item in report.work_items[:20])
+        more = len(report.work_items) - 20
+        out.write(f"  work items           {shown}{f' … {more} more' if more > 0 else ''}")
+
+
+def _vee(command: BaseCommand, options) -> int:
+    now = clock.now()
+    start = options["start"] or localdate(now) - timedelta(days=1)
+    end = options["end"] or start + timedelta(days=1)
+    if end <= start:
+        command.stderr.write("--end must be after --start (the end day is not included).")
+        return 2
+    start_at, end_at = start_of_day(start), start_of_day(end)
+    first, last = start_at.date(), (end_at - timedelta(microseconds=1)).date()
+    # Channels with intervals stored in the period: a channel that never reports (the
+    # received channel of a meter without solar) has nothing to validate.
+    stored = IntervalDay.objects.filter(is_current=True, day__gte=first, day__lte=last)
+    if options["meter"]:
+        serial = options["meter"].strip().upper()
+        meter = Meter.objects.filter(serial=serial).first()
+        if meter is None:
+            command.stderr.write(f"--meter: no meter {serial}.")
+            return 1
+        stored = stored.filter(channel__meter=meter)
+    channel_ids = stored.values_list("channel_id", flat=True).distinct()
+    ranges = {pk: (start_at, end_at) for pk in channel_ids}
+    command.stdout.write(
+        f"VEE over {start} to {end - timedelta(days=1)} (local days; UTC days {first} to {last}) for {len(ranges):,} channels."
+    )
+    report = run_vee_over(command, ranges, actor=SystemActor("reads vee"), at=now)
+    write_vee_report(command.stdout, report)
+    return 0
+
+
 def _import(command: BaseCommand, options) -> int:
     path: Path = options["file"]
     if not path.is_file():
@@ -88,6 +228,7 @@ def _import(command: BaseCommand, options) -> int:
         zone = ZoneInfo(options["tz"] or settings.UTILITY_TIME_ZONE)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CommandError(f"Unknown time zone “{options['tz']}”.") from exc
+    scope = _Scope()
     try:
         result = import_reads(
             path=path,
@@ -99,6 +240,7 @@ def _import(command: BaseCommand, options) -> int:
             reprocess=options["reprocess"],
             actor=SystemActor("reads import"),
             at=clock.now(),
+            before_store=scope,
         )
     except ValidationError as exc:
         raise CommandError(
@@ -137,4 +279,12 @@ def _import(command: BaseCommand, options) -> int:
         out.write(f"  {path.name}:{where}: {problem.reason}")
     if len(shown) < sum(exceptions.values()):
         out.write(f"  … {sum(exceptions.values()) - len(shown)} more (see the import's exceptions)")
+    if options["vee"] and not result.dry_run and scope.spans:
+        ranges = {
+            channel_id: (datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(hi, UTC))
+            for channel_id, (lo, hi) in scope.spans.items()
+        }
+        write_vee_report(
+            out, run_vee_over(command, ranges, actor=SystemActor("reads import"), at=clock.now())
+        )
     return 0 if result.loaded else 1
