@@ -44,6 +44,13 @@ LEAD = ["workqueue.assign_workitem", "core.view_audit"]
 BOOKS = ["ledger.view_books"]
 ADJUST = ["financials.post_adjustment", "financials.assess_fee", "financials.transfer_balance"]
 APPROVE = ["financials.approve_request"]
+TAKE_PAYMENTS = ["payments.view_payment", "payments.take_payment"]
+SERVE_PAYMENTS = TAKE_PAYMENTS + ["payments.apply_payment", "payments.transfer_payment"]
+MANAGE_PAYMENTS = SERVE_PAYMENTS + [
+    "payments.reverse_payment",
+    "payments.import_payments",
+    "payments.sign_off_drawer",
+]
 WRITE_OFF = ["financials.write_off"]
 FIELD_WORK = [
     "metering.change_meter",
@@ -76,11 +83,17 @@ class Role:
 
 
 ROLES: list[Role] = [
-    Role("csr", "CSR", VIEW_RECORDS + SERVE_CUSTOMERS + ADJUST, 50_00, 0, 0),
+    Role("csr", "CSR", VIEW_RECORDS + SERVE_CUSTOMERS + ADJUST + SERVE_PAYMENTS, 50_00, 0, 0),
     Role(
         "lead_csr",
         "Lead CSR",
-        VIEW_RECORDS + SERVE_CUSTOMERS + LEAD + ADJUST + APPROVE,
+        VIEW_RECORDS
+        + SERVE_CUSTOMERS
+        + LEAD
+        + ADJUST
+        + APPROVE
+        + SERVE_PAYMENTS
+        + ["payments.reverse_payment"],
         500_00,
         250_00,
         100_00,
@@ -101,7 +114,14 @@ ROLES: list[Role] = [
         2_500_00,
         1_000_00,
     ),
-    Role("cashier", "Cashier", VIEW_RECORDS + ["customers.add_interaction"], 0, 0, 0),
+    Role(
+        "cashier",
+        "Cashier",
+        VIEW_RECORDS + ["customers.add_interaction"] + TAKE_PAYMENTS,
+        0,
+        0,
+        0,
+    ),
     Role(
         "billing_analyst",
         "Billing analyst",
@@ -118,6 +138,9 @@ ROLES: list[Role] = [
             "rates.change_rateversion",
             "customers.add_interaction",
             "workqueue.change_workitem",
+            "payments.view_payment",
+            "payments.import_payments",
+            "payments.reverse_payment",
         ],
         1_000_00,
         0,
@@ -126,7 +149,7 @@ ROLES: list[Role] = [
     Role(
         "collections",
         "Collections",
-        VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + WRITE_OFF,
+        VIEW_RECORDS + SERVE_CUSTOMERS + BOOKS + ADJUST + WRITE_OFF + SERVE_PAYMENTS,
         250_00,
         0,
         500_00,
