@@ -70,12 +70,15 @@ class IntervalUsage:
     """Interval energy of *n* agreements on one grid of *t* interval starts.
 
     ``starts`` are the UTC starts (``datetime64``) in increasing order; ``delivered_wh`` and
-    ``received_wh`` (exported energy, optional) are integer Wh, shape ``[n, t]``."""
+    ``received_wh`` (exported energy, optional) are integer Wh, shape ``[n, t]``. Demand is
+    each interval's average W: ``demand_w`` when given (a meter that reports kW to the W),
+    else ``delivered_wh × 60 / interval_minutes``."""
 
     starts: np.ndarray
     interval_minutes: int
     delivered_wh: np.ndarray
     received_wh: np.ndarray | None = None
+    demand_w: np.ndarray | None = None
 
     @classmethod
     def from_kwh(
@@ -467,6 +470,8 @@ def _prepare_intervals(
         )
     if usage.received_wh is not None and usage.received_wh.shape != usage.delivered_wh.shape:
         raise RatingError("usage.received_wh", "shape differs from delivered_wh")
+    if usage.demand_w is not None and usage.demand_w.shape != usage.delivered_wh.shape:
+        raise RatingError("usage.demand_w", "shape differs from delivered_wh")
     if usage.interval_minutes <= 0 or 60 % usage.interval_minutes:
         raise RatingError(
             "usage.interval_minutes", f"{usage.interval_minutes} does not divide an hour"
@@ -577,17 +582,20 @@ def _determinants(
             delivered[:, mask], np.zeros(int(mask.sum()), dtype=np.int64), 1
         )[:, 0]
     # Demand over the whole bill period (all interval columns), in W.
-    watts = usage.delivered_wh
+    if usage.demand_w is not None:
+        watts, per = usage.demand_w, 1
+    else:
+        watts, per = usage.delivered_wh, intervals.watts_per_wh
     flat = np.zeros(n, dtype=np.int64)
     tou = np.zeros((n, max(demand_periods, 1)), dtype=np.int64)
     needs_peak = tariff.has_flat_demand or demand_periods or _has_kwh_per_kw(tariff)
     if needs_peak and watts.shape[1]:
-        flat = np.maximum(watts.max(axis=1), 0).astype(np.int64) * intervals.watts_per_wh
+        flat = np.maximum(watts.max(axis=1), 0).astype(np.int64) * per
         if demand_periods:
             assert tariff.demand_weekday is not None
             assert tariff.demand_weekend is not None
             demand_groups = _periods(tariff.demand_weekday, tariff.demand_weekend, clock)
-            tou = _max_by(watts, demand_groups, demand_periods) * intervals.watts_per_wh
+            tou = _max_by(watts, demand_groups, demand_periods) * per
     return _Usage(energy, received, month_wh, flat, tou)
 
 
