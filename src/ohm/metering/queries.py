@@ -9,9 +9,11 @@ import numpy as np
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 
+from ohm.core.localtime import start_of_day, utility_zone
 from ohm.core.models import AuditEvent
 from ohm.metering.models import IntervalDay, Meter, MeterChannel, MeterInstallation, Quality
-from ohm.metering.store import FLAG_DTYPE, VALUE_DTYPE
+from ohm.metering.store import FLAG_DTYPE, VALUE_DTYPE, load_intervals
+from ohm.metering.usage import local_times
 from ohm.metering.vee_config import meter_class_for
 from ohm.metering.vee_operations import EXCEPTION_EVENT, VEE_CATEGORIES, VeeException
 from ohm.workqueue.models import WorkItem
@@ -256,3 +258,43 @@ def list_corrected_days(*, meter: Meter, limit: int = 20) -> list[IntervalDay]:
         .defer("values", "flags")
         .order_by("-recorded_at", "-pk")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class DayQuality:
+    """One local day of a channel: its total and how many intervals of each quality."""
+
+    local_date: date
+    total: float
+    counts: dict[str, int]
+
+    @property
+    def is_clean(self) -> bool:
+        return not (self.counts["estimated"] or self.counts["edited"] or self.counts["missing"])
+
+
+def list_day_quality(
+    *, channel: MeterChannel, start_date: date, end_date: date
+) -> list[DayQuality]:
+    """Per local day of ``[start_date, end_date)``: total (present intervals) and the count of
+    actual, estimated, edited and missing intervals (days never received count as missing)."""
+    start_at, end_at = start_of_day(start_date), start_of_day(end_date)
+    series = load_intervals(channel=channel, start_at=start_at, end_at=end_at)
+    local_days = local_times(series.starts, utility_zone()).astype("datetime64[D]")
+    first = np.datetime64(start_date, "D")
+    index = (local_days - first).astype(np.int64)
+    days = (end_date - start_date).days
+    present = series.flags != Quality.MISSING
+    totals = np.bincount(index, weights=np.where(present, series.values, 0.0), minlength=days)
+    counts = {
+        label: np.bincount(index[series.flags == code], minlength=days)
+        for code, label in Quality.LABELS.items()
+    }
+    return [
+        DayQuality(
+            local_date=start_date + timedelta(days=k),
+            total=float(totals[k]),
+            counts={label: int(found[k]) for label, found in counts.items()},
+        )
+        for k in range(days)
+    ]
