@@ -659,7 +659,7 @@ def _months_between(start: date, end: date) -> list[int]:
 
 
 def _has_kwh_per_kw(tariff: Tariff) -> bool:
-    return any("kw" in tier.unit_key for period in tariff.energy_rates for tier in period)
+    return any(tier.per_kw for period in tariff.energy_rates for tier in period)
 
 
 def _month_days(piece: _Piece) -> dict[int, int]:

@@ -108,6 +108,11 @@ class Tier:
     def unit_key(self) -> str:
         return (self.unit or "kWh").lower()
 
+    @property
+    def per_kw(self) -> bool:
+        """A kWh/kW tier: its limit is per kW of the month's peak."""
+        return "/kw" in self.unit_key
+
 
 Period = tuple[Tier, ...]
 Schedule = tuple[tuple[int, ...], ...]
@@ -363,7 +368,7 @@ def _structure(
                     f"tier {t} max {tier.max}",
                 )
         if energy:
-            families = {("kw" in t.unit_key) for t in out}
+            families = {t.per_kw for t in out}
             if len(families) > 1:
                 raise TariffError(
                     f"{key}[{p}]",
@@ -476,7 +481,7 @@ def _baseline(value: Any, energy_rates: tuple[Period, ...], strings_only: bool) 
                 f"{len(percents)} limits need {len(percents) + 1} tiers, but "
                 f"energyratestructure[{p}] has {len(period)}",
             )
-        if any("kw" in t.unit_key or "daily" in t.unit_key for t in period):
+        if any(t.per_kw or "daily" in t.unit_key for t in period):
             raise TariffError(
                 f"energyratestructure[{p}]", "baseline tiers must use unit kWh (or none)"
             )
