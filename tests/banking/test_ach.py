@@ -1,0 +1,296 @@
+"""ACH export, two-person release, returns and notifications of change, with the books."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import achkit
+import pytest
+from django.core.exceptions import ValidationError
+
+from ohm.banking import ach, nacha
+from ohm.banking.models import AchEntry, AchFile, AchReturnItem, AutopayEnrolment
+from ohm.core.models import AuditEvent
+from ohm.customers.models import Account
+from ohm.ledger.models import JournalEntry
+from ohm.payments.models import Payment
+from ohm.workqueue.models import WorkItem
+from tests.banking.conftest import (
+    BANK_ACCOUNT,
+    BUILD_AT,
+    DUE,
+    balance,
+    bill,
+    books_clean,
+    enrol,
+    gl,
+    returns_file,
+)
+from tests.factories import SYSTEM, make_account
+
+
+@pytest.fixture
+def maker(make_staff):
+    return make_staff("billing_analyst", "bella")
+
+
+@pytest.fixture
+def checker(make_staff):
+    return make_staff("supervisor", "sam")
+
+
+def released(maker, checker, *, due=DUE, at=BUILD_AT):
+    ach_file = ach.build_export(due_date=due, actor=maker, at=at)
+    return ach.release_file(ach_file=ach_file, actor=checker, at=at + timedelta(hours=1))
+
+
+class TestBuildExport:
+    def test_debits_what_is_due_on_the_due_date(self, billed, maker):
+        ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+        parsed = nacha.parse(ach_file.content)
+        assert [(e.transaction_code, e.amount_cents, e.account_number) for e in parsed.entries] == [
+            (27, 120_00, BANK_ACCOUNT)
+        ]
+        assert parsed.batches[0].effective_date == DUE
+        assert ach_file.status == AchFile.Status.BUILT
+        assert achkit.validate(ach_file.content)["ok"]
+
+    def test_nothing_is_due_on_other_days(self, billed, maker):
+        with pytest.raises(ach.NothingToSend):
+            ach.build_export(due_date=DUE - timedelta(days=1), actor=maker, at=BUILD_AT)
+
+    def test_an_entry_goes_in_one_file_ever(self, billed, maker):
+        ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+        with pytest.raises(ach.NothingToSend):
+            ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT + timedelta(minutes=5))
+        assert AchEntry.objects.count() == 1
+
+    def test_a_cancelled_file_frees_its_debits(self, billed, maker):
+        first = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+        ach.cancel_file(ach_file=first, actor=maker, at=BUILD_AT, reason="wrong date")
+
+        second = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT + timedelta(minutes=5))
+
+        assert second.file_id_modifier == "B"
+        assert second.entries.get().trace_number != first.entries.get().trace_number
+
+    def test_a_new_enrolment_sends_a_prenote_and_waits_for_it(self, db, maker, checker):
+        account = make_account()
+        bill(account, 50_00, key="b1")
+        enrolment = enrol(account, prenote=True)
+
+        first = released(maker, checker)
+
+        assert [(e.kind, e.amount_cents, e.transaction_code) for e in first.entries.all()] == [
+            ("prenote", 0, 28)
+        ]
+        enrolment.refresh_from_db()
+        assert enrolment.prenote_status == AutopayEnrolment.Prenote.SENT
+        # three business days later the debit may go
+        bill(account, 60_00, key="b2", due=date(2026, 3, 25))
+        later = released(maker, checker, due=date(2026, 3, 25), at=BUILD_AT + timedelta(days=5))
+        assert [(e.kind, e.amount_cents) for e in later.entries.all()] == [("debit", 110_00)]
+
+    def test_cash_only_and_suspended_accounts_are_left_out(self, billed, maker):
+        Account.objects.filter(pk=billed.pk).update(cash_only=True)
+
+        with pytest.raises(ach.NothingToSend):
+            ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+    def test_the_bank_account_is_encrypted_in_the_database(self, billed, maker):
+        from django.db import connection
+
+        ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT account_number FROM banking_autopayenrolment")
+            stored_number = cursor.fetchone()[0]
+            cursor.execute("SELECT content FROM banking_achfile")
+            stored_file = cursor.fetchone()[0]
+        assert BANK_ACCOUNT not in stored_number
+        assert BANK_ACCOUNT not in stored_file
+        assert BANK_ACCOUNT not in str(list(AuditEvent.objects.values_list("after", flat=True)))
+
+
+class TestRelease:
+    def test_the_builder_cannot_release(self, billed, maker):
+        ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+        with pytest.raises(ValidationError, match="different person"):
+            ach.release_file(ach_file=ach_file, actor=maker, at=BUILD_AT)
+        with pytest.raises(ValidationError, match="person"):
+            ach.release_file(ach_file=ach_file, actor=SYSTEM, at=BUILD_AT)
+        assert Payment.objects.count() == 0
+
+    def test_release_posts_each_debit_as_an_autopay_payment(self, billed, maker, checker):
+        ach_file = released(maker, checker)
+
+        entry = ach_file.entries.get()
+        payment = entry.payment
+        assert (payment.channel, payment.tender, payment.idempotency_key) == (
+            "autopay",
+            "ach",
+            entry.trace_number,
+        )
+        assert payment.effective_date == DUE
+        assert balance(billed) == 0
+        assert gl("cash_ach") == 120_00
+        assert books_clean()
+
+    def test_a_released_file_cannot_be_released_or_cancelled_again(self, billed, maker, checker):
+        ach_file = released(maker, checker)
+
+        with pytest.raises(ValidationError, match="released"):
+            ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+        with pytest.raises(ValidationError, match="released"):
+            ach.cancel_file(ach_file=ach_file, actor=checker, at=BUILD_AT, reason="x")
+
+
+class TestReturns:
+    def test_r01_reverses_the_payment_and_charges_the_fee(self, billed, maker, checker):
+        entry = released(maker, checker).entries.get()
+
+        result = ach.import_returns(
+            data=returns_file([(entry, "R01")]),
+            file_name="r.ach",
+            actor=SYSTEM,
+            at=BUILD_AT + timedelta(days=4),
+        )
+
+        payment = Payment.objects.get(pk=entry.payment_id)
+        assert payment.status == Payment.Status.REVERSED
+        assert payment.reversal_reason == "R01"
+        assert balance(billed) == 120_00 + 25_00
+        assert result.items[0].outcome.startswith("R01 Insufficient funds: payment")
+        assert AutopayEnrolment.objects.get(account=billed).status == "active"
+        assert books_clean()
+
+    def test_reimporting_the_same_file_changes_nothing(self, billed, maker, checker):
+        entry = released(maker, checker).entries.get()
+        data = returns_file([(entry, "R01")])
+        ach.import_returns(
+            data=data, file_name="r.ach", actor=SYSTEM, at=BUILD_AT + timedelta(days=4)
+        )
+        counts = (
+            JournalEntry.objects.count(),
+            AchReturnItem.objects.count(),
+            WorkItem.objects.count(),
+        )
+
+        again = ach.import_returns(
+            data=data, file_name="r.ach", actor=SYSTEM, at=BUILD_AT + timedelta(days=5)
+        )
+
+        assert again.replayed
+        assert (
+            JournalEntry.objects.count(),
+            AchReturnItem.objects.count(),
+            WorkItem.objects.count(),
+        ) == counts
+        # the same return in a different file is skipped too
+        other = ach.import_returns(
+            data=data + b"\n", file_name="r2.ach", actor=SYSTEM, at=BUILD_AT + timedelta(days=5)
+        )
+        assert other.items == []
+        assert JournalEntry.objects.count() == counts[0]
+
+    @pytest.mark.parametrize("code", ["R02", "R03", "R04", "R10"])
+    def test_administrative_returns_suspend_autopay_and_tell_the_customer(
+        self, billed, maker, checker, code
+    ):
+        entry = released(maker, checker).entries.get()
+
+        result = ach.import_returns(
+            data=returns_file([(entry, code)]),
+            file_name="r.ach",
+            actor=SYSTEM,
+            at=BUILD_AT + timedelta(days=4),
+        )
+
+        enrolment = AutopayEnrolment.objects.get(account=billed)
+        assert enrolment.status == AutopayEnrolment.Status.SUSPENDED
+        item = result.items[0].work_item
+        assert item.category.code == "autopay_problem"
+        assert code in item.title
+        assert balance(billed) == 120_00  # reversed, no fee
+        assert books_clean()
+
+    def test_an_unknown_trace_refuses_the_whole_file(self, billed, maker, checker):
+        entry = released(maker, checker).entries.get()
+        stranger = AchEntry(
+            kind="debit", amount_cents=1, trace_number="121042889999999", account=billed
+        )
+        before = (JournalEntry.objects.count(), AchReturnItem.objects.count())
+
+        with pytest.raises(ValidationError, match="121042889999999"):
+            ach.import_returns(
+                data=returns_file([(entry, "R01"), (stranger, "R01")]),
+                file_name="r.ach",
+                actor=SYSTEM,
+                at=BUILD_AT,
+            )
+
+        assert (JournalEntry.objects.count(), AchReturnItem.objects.count()) == before
+        assert Payment.objects.get(pk=entry.payment_id).status == Payment.Status.POSTED
+
+    def test_a_bad_file_is_refused_with_its_line(self, billed):
+        with pytest.raises(nacha.NachaError, match="line 1"):
+            ach.import_returns(
+                data=b"1" + b"x" * 93 + b"\n", file_name="bad.ach", actor=SYSTEM, at=BUILD_AT
+            )
+
+    def test_a_notification_of_change_corrects_the_bank_details_with_audit(
+        self, billed, maker, checker
+    ):
+        entry = released(maker, checker).entries.get()
+
+        ach.import_returns(
+            data=returns_file([], changes=[(entry, "C03", "011000015   99990000123      ")]),
+            file_name="noc.ach", actor=SYSTEM, at=BUILD_AT + timedelta(days=3),
+        )  # fmt: skip
+
+        enrolment = AutopayEnrolment.objects.get(account=billed)
+        assert (enrolment.routing_number, enrolment.account_number) == ("011000015", "99990000123")
+        assert enrolment.account_last4 == "0123"
+        event = AuditEvent.objects.get(event="banking.autopay.bank_corrected")
+        assert event.after["account_number"].endswith("0123")
+        assert "99990000123" not in str(event.after)
+        assert event.before["routing_number"] == "231380104"
+
+
+class TestJourney:
+    def test_autopay_debit_r01_fee_then_cash_only_after_repeats(self, db, maker, checker, settings):
+        settings.OHM_PAYMENTS_CASH_ONLY_AFTER_RETURNS = 3
+        # given an account on autopay with a bill due each month
+        account = make_account()
+        enrol(account)
+        for month in (3, 4, 5):
+            due = date(2026, month, 20)
+            bill(account, 100_00, key=f"bill:{month}", on=date(2026, month, 1), due=due)
+            at = BUILD_AT.replace(month=month)
+            # when the debit goes out and the bank returns it for insufficient funds
+            ach_file = ach.build_export(due_date=due, actor=maker, at=at)
+            ach.release_file(ach_file=ach_file, actor=checker, at=at)
+            entry = ach_file.entries.get(kind="debit")
+            assert entry.amount_cents == 100_00 * (month - 2) + 25_00 * (month - 3)
+            ach.import_returns(
+                data=returns_file([(entry, "R01")]),
+                file_name=f"r{month}.ach",
+                actor=SYSTEM,
+                at=at + timedelta(days=3),
+            )
+            account.refresh_from_db()
+            # then autopay keeps going until the third return makes the account cash-only
+            assert account.cash_only == (month == 5)
+        assert Payment.objects.filter(account=account, status="reversed").count() == 3
+        assert balance(account) == 3 * 100_00 + 3 * 25_00
+        enrolment = AutopayEnrolment.objects.get(account=account)
+        assert enrolment.status == AutopayEnrolment.Status.SUSPENDED
+        assert "cash-only" in enrolment.status_reason
+        # and no debit goes out any more
+        bill(account, 100_00, key="bill:6", on=date(2026, 6, 1), due=date(2026, 6, 20))
+        with pytest.raises(ach.NothingToSend):
+            ach.build_export(due_date=date(2026, 6, 20), actor=maker, at=BUILD_AT.replace(month=6))
+        assert books_clean()
