@@ -1,0 +1,194 @@
+"""Billing determinants from the interval store, for many service agreements at once.
+
+For each agreement and bill period ``[start_date, end_date)`` (local days) this finds the
+interval channels installed at its service point (a meter exchanged mid-period contributes
+from each meter for the part it was installed), loads them in one query per interval length
+and period, and sums them into one integer-Wh row per agreement on the period's grid of
+interval starts — exactly the intervals whose local start falls in the period (23 hours on the
+spring DST day, 25 in the fall). Missing intervals count as no energy; the share of them and
+the share VEE estimated are determinants of their own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+from django.db.models import Q
+
+from ohm.core.localtime import start_of_day, utility_zone
+from ohm.metering.models import MeterChannel, MeterInstallation, Quality
+from ohm.metering.usage import TouSchedule, load_many, tou_periods
+
+
+@dataclass(frozen=True)
+class Want:
+    """One agreement's bill period at its service point."""
+
+    agreement_id: int
+    service_point_id: int
+    start_date: date
+    end_date: date
+
+
+@dataclass
+class Grid:
+    """Agreements sharing a period and an interval length: row *k* is ``agreement_ids[k]``."""
+
+    start_date: date
+    end_date: date
+    interval_minutes: int
+    agreement_ids: list[int]
+    starts: np.ndarray  # datetime64[m] UTC interval starts
+    delivered_wh: np.ndarray  # int64 [n, t]
+    received_wh: np.ndarray  # int64 [n, t]
+    estimated_share: np.ndarray  # float [n]
+    missing_share: np.ndarray  # float [n]
+    has_received: bool = False
+
+    @property
+    def usage_wh(self) -> np.ndarray:
+        return self.delivered_wh.sum(axis=1)
+
+    @property
+    def max_demand_w(self) -> np.ndarray:
+        """Highest interval-average W: Wh × 60 / minutes."""
+        if self.delivered_wh.shape[1] == 0:
+            return np.zeros(len(self.agreement_ids), dtype=np.int64)
+        return self.delivered_wh.max(axis=1) * (60 // self.interval_minutes)
+
+    def wh_by_period(self, schedule: TouSchedule) -> tuple[list[int], np.ndarray]:
+        """Delivered Wh per TOU period of ``schedule`` (local time): (periods, [n, P])."""
+        periods = schedule.periods
+        index = np.searchsorted(periods, tou_periods(self.starts, schedule, utility_zone()))
+        onehot = np.zeros((len(self.starts), len(periods)))
+        onehot[np.arange(len(self.starts)), index] = 1.0
+        # Integer Wh well below 2**53: the float64 product is exact.
+        return periods, np.rint(self.delivered_wh.astype(np.float64) @ onehot).astype(np.int64)
+
+    def demand_by_period(self, schedule: TouSchedule) -> tuple[list[int], np.ndarray]:
+        periods = schedule.periods
+        which = tou_periods(self.starts, schedule, utility_zone())
+        out = np.zeros((len(self.agreement_ids), len(periods)), dtype=np.int64)
+        for k, period in enumerate(periods):
+            mask = which == period
+            if mask.any():
+                out[:, k] = self.delivered_wh[:, mask].max(axis=1) * (60 // self.interval_minutes)
+        return periods, out
+
+
+@dataclass
+class Loaded:
+    grids: list[Grid] = field(default_factory=list)
+    #: Agreements with no interval channel at their service point in the period.
+    without_intervals: list[int] = field(default_factory=list)
+
+
+def _to_minutes(moment: datetime) -> np.datetime64:
+    return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "m")
+
+
+def load_determinants(wants: Sequence[Want]) -> Loaded:
+    """Interval rows for every agreement of ``wants``, grouped by period and interval length."""
+    loaded = Loaded()
+    if not wants:
+        return loaded
+    first_at = start_of_day(min(w.start_date for w in wants))
+    last_at = start_of_day(max(w.end_date for w in wants))
+    installs = (
+        MeterInstallation.objects.filter(
+            service_point_id__in={w.service_point_id for w in wants}, installed_at__lt=last_at
+        )
+        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=first_at))
+        .values_list("service_point_id", "meter_id", "installed_at", "removed_at")
+    )
+    meters_at: dict[int, list[tuple[int, datetime, datetime | None]]] = defaultdict(list)
+    for sp_id, meter_id, installed_at, removed_at in installs:
+        meters_at[sp_id].append((meter_id, installed_at, removed_at))
+    channels: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for channel_id, meter_id, measure, minutes in MeterChannel.objects.filter(
+        meter_id__in={m for rows in meters_at.values() for m, _, _ in rows},
+        interval_minutes__isnull=False,
+        measure__in=[MeterChannel.Measure.KWH_DELIVERED, MeterChannel.Measure.KWH_RECEIVED],
+    ).values_list("id", "meter_id", "measure", "interval_minutes"):
+        channels[meter_id].setdefault(measure, (channel_id, int(minutes or 0)))
+
+    # (start, end, minutes) -> [(want, [(delivered id, received id | None, from_at, to_at)])]
+    groups: dict[tuple[date, date, int], list[tuple[Want, list]]] = defaultdict(list)
+    for want in wants:
+        start_at, end_at = start_of_day(want.start_date), start_of_day(want.end_date)
+        parts = []
+        for meter_id, installed_at, removed_at in meters_at.get(want.service_point_id, []):
+            lo, hi = max(start_at, installed_at), min(end_at, removed_at or end_at)
+            delivered = channels.get(meter_id, {}).get(MeterChannel.Measure.KWH_DELIVERED)
+            if hi <= lo or delivered is None:
+                continue
+            received = channels.get(meter_id, {}).get(MeterChannel.Measure.KWH_RECEIVED)
+            parts.append((delivered, received, lo, hi))
+        lengths = {minutes for (_, minutes), _, _, _ in parts}
+        if len(lengths) != 1:
+            loaded.without_intervals.append(want.agreement_id)
+            continue
+        groups[(want.start_date, want.end_date, lengths.pop())].append((want, parts))
+
+    for (start_date, end_date, minutes), members in groups.items():
+        loaded.grids.append(_grid(start_date, end_date, minutes, members))
+    return loaded
+
+
+def _grid(start_date: date, end_date: date, minutes: int, members: list) -> Grid:
+    ids: set[int] = set()
+    for _, parts in members:
+        for (delivered_id, _), received, _, _ in parts:
+            ids.add(delivered_id)
+            if received is not None:
+                ids.add(received[0])
+    matrix = load_many(ids, start_of_day(start_date), start_of_day(end_date))
+    row_of = {int(c): k for k, c in enumerate(matrix.channel_ids)}
+    wh = np.rint(np.where(matrix.flags != Quality.MISSING, matrix.values, 0.0) * 1000).astype(
+        np.int64
+    )
+    n, t = len(members), len(matrix.starts)
+    delivered = np.zeros((n, t), dtype=np.int64)
+    received = np.zeros((n, t), dtype=np.int64)
+    estimated = np.zeros(n)
+    missing = np.zeros(n)
+    has_received = False
+    for k, (_want, parts) in enumerate(members):
+        est_wh = total_wh = 0
+        missing_count = 0
+        for (delivered_id, _), received_part, lo, hi in parts:
+            window = (matrix.starts >= _to_minutes(lo)) & (matrix.starts < _to_minutes(hi))
+            row = row_of[delivered_id]
+            delivered[k, window] += wh[row, window]
+            flags = matrix.flags[row, window]
+            missing_count += int((flags == Quality.MISSING).sum())
+            total_wh += int(np.abs(wh[row, window]).sum())
+            est_wh += int(np.abs(wh[row, window][flags == Quality.ESTIMATED]).sum())
+            if received_part is not None:
+                has_received = True
+                received[k, window] += wh[row_of[received_part[0]], window]
+        estimated[k] = est_wh / total_wh if total_wh else 0.0
+        missing[k] = missing_count / t if t else 1.0
+    return Grid(
+        start_date=start_date,
+        end_date=end_date,
+        interval_minutes=minutes,
+        agreement_ids=[want.agreement_id for want, _ in members],
+        starts=matrix.starts,
+        delivered_wh=delivered,
+        received_wh=received,
+        estimated_share=estimated,
+        missing_share=missing,
+        has_received=has_received,
+    )
+
+
+def wants_by_period(wants: Iterable[Want]) -> dict[tuple[date, date], list[Want]]:
+    out: dict[tuple[date, date], list[Want]] = defaultdict(list)
+    for want in wants:
+        out[(want.start_date, want.end_date)].append(want)
+    return out

@@ -1,0 +1,223 @@
+"""Bills: cycles, bills with their segments (one per service agreement), lines, determinants,
+exception rules.
+
+Nothing is edited in place once issued. A bill is held (exceptions found, not yet posted),
+issued (its journal entry posted), cancelled (its entry reversed) or discarded (a held bill
+that never reached the books). A rebill is a new bill that names the bill it replaces.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ohm.billing import calendar
+
+
+class BillCycle(models.Model):
+    """One of the twenty cycles accounts are billed in (``Account.bill_cycle``)."""
+
+    number = models.PositiveSmallIntegerField(primary_key=True)
+    name = models.CharField(max_length=60)
+    read_business_day = models.PositiveSmallIntegerField(
+        help_text="Read on this business day of each month (weekends and holidays skipped)"
+    )
+    bill_lag_days = models.PositiveSmallIntegerField(
+        default=1, help_text="Business days from the read to the bill date"
+    )
+    due_days = models.PositiveSmallIntegerField(
+        default=21, help_text="Calendar days from the bill date to the due date"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"Cycle {self.number}"
+
+    @property
+    def rule(self) -> calendar.CycleRule:
+        return calendar.CycleRule(
+            number=self.number,
+            read_business_day=self.read_business_day,
+            bill_lag_days=self.bill_lag_days,
+            due_days=self.due_days,
+        )
+
+
+class BillExceptionRule(models.Model):
+    """A check every bill passes before it is issued; a bill that fails one is held for an
+    analyst. ``threshold`` means what the rule's help says (a ratio, a count, cents)."""
+
+    code = models.CharField(max_length=30, primary_key=True)
+    label = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    threshold = models.CharField(
+        max_length=20, blank=True, help_text="Decimal; its meaning is in the label"
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Bill(models.Model):
+    class Status(models.TextChoices):
+        HELD = "held", "Held for review"
+        ISSUED = "issued", "Issued"
+        CANCELLED = "cancelled", "Cancelled"
+        DISCARDED = "discarded", "Discarded (never issued)"
+
+    class Delivery(models.TextChoices):
+        EMAIL = "email", "E-bill (paperless)"
+        PRINT = "print", "Printed and mailed"
+
+    number = models.CharField(max_length=20, unique=True)
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="bills")
+    cycle = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    bill_date = models.DateField()
+    due_date = models.DateField()
+    start_date = models.DateField(help_text="First local day billed (earliest segment)")
+    end_date = models.DateField(help_text="Exclusive: the read date that closed the period")
+    # Cents. The account summary printed on the bill: previous + payments + adjustments +
+    # new charges = total due (payments and credits negative).
+    previous_balance_cents = models.BigIntegerField(default=0)
+    payments_cents = models.BigIntegerField(default=0)
+    adjustments_cents = models.BigIntegerField(default=0)
+    new_charges_cents = models.BigIntegerField(default=0)
+    total_due_cents = models.BigIntegerField(default=0)
+    is_estimated = models.BooleanField(default=False)
+    estimated_streak = models.PositiveSmallIntegerField(
+        default=0, help_text="Estimated bills in a row, this one included"
+    )
+    is_first = models.BooleanField(default=False)
+    is_final = models.BooleanField(default=False)
+    exceptions = models.JSONField(
+        default=list, blank=True, help_text="[{code, message}] found before issuing"
+    )
+    messages = models.JSONField(default=list, blank=True, help_text="[{code, text}] printed")
+    language = models.CharField(max_length=5, default="en")
+    delivery = models.CharField(max_length=5, choices=Delivery.choices, default=Delivery.PRINT)
+    entry_key = models.CharField(
+        max_length=60, blank=True, help_text="Idempotency key of the bill's journal entry"
+    )
+    entry = models.ForeignKey(
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reversal_entry = models.ForeignKey(
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+    run = models.ForeignKey(
+        "core.BatchRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    work_item_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    created_by_label = models.CharField(max_length=150)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was cancelled or discarded"
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    close_reason = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-bill_date", "-id"]
+        constraints = [
+            # A period of an account is billed once: the bill run's exactly-once guarantee
+            # holds in the database too. A rebill comes after the original is cancelled.
+            models.UniqueConstraint(
+                fields=["account", "end_date"],
+                condition=Q(status__in=["held", "issued"]),
+                name="one_live_bill_per_account_period",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "status", "end_date"], name="bill_account_status"),
+            models.Index(fields=["status", "cycle"], name="bill_status_cycle"),
+        ]
+        permissions = [
+            ("run_bills", "Run bill cycles"),
+            ("review_bill", "Release, cancel and rebill bills"),
+        ]
+
+    def __str__(self) -> str:
+        return f"bill {self.number}"
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (self.Status.HELD, self.Status.ISSUED)
+
+
+class BillSegment(models.Model):
+    """One service agreement's part of a bill, with the determinants it was rated on."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="segments")
+    agreement = models.ForeignKey(
+        "agreements.ServiceAgreement", on_delete=models.PROTECT, related_name="bill_segments"
+    )
+    rate_code = models.CharField(max_length=20)
+    rate_versions = models.JSONField(
+        default=list, help_text="[{id, number, start, end}] versions that priced the days"
+    )
+    start_date = models.DateField()
+    end_date = models.DateField(help_text="Exclusive")
+    days = models.PositiveSmallIntegerField()
+    # Determinants: integer watt-hours and watts; the estimated share a fraction 0..1.
+    usage_wh = models.BigIntegerField(default=0, help_text="Energy delivered, Wh")
+    received_wh = models.BigIntegerField(default=0, help_text="Energy exported, Wh")
+    max_demand_w = models.BigIntegerField(default=0, help_text="Highest interval-average W")
+    estimated_share = models.FloatField(default=0)
+    missing_share = models.FloatField(default=0)
+    determinants = models.JSONField(
+        default=dict,
+        help_text="Detail: Wh per TOU period, demand W per period, tiers, interval minutes",
+    )
+    charges_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["bill", "id"]
+        indexes = [
+            models.Index(fields=["agreement", "end_date"], name="bill_segment_agreement_end")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bill} segment {self.agreement_id}"
+
+
+class BillLine(models.Model):
+    """One charge as the customer reads it. ``amount_cents`` is the one rounded figure."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines")
+    segment = models.ForeignKey(
+        BillSegment, null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
+    )
+    sequence = models.PositiveSmallIntegerField()
+    component = models.CharField(max_length=20, help_text="energy, fixed, demand, tax, …")
+    gl_role = models.CharField(max_length=40)
+    description = models.CharField(max_length=200)
+    quantity = models.CharField(max_length=30, blank=True, help_text="Decimal")
+    unit = models.CharField(max_length=20, blank=True)
+    price = models.CharField(max_length=30, blank=True, help_text="Decimal, dollars per unit")
+    amount_cents = models.BigIntegerField()
+    clause = models.CharField(max_length=120, blank=True, help_text="Tariff clause it comes from")
+
+    class Meta:
+        ordering = ["bill", "sequence"]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount_cents}"

@@ -1,0 +1,888 @@
+"""Writing bills: issuing a set of accounts' bills (the bill run's chunk), releasing held bills,
+cancelling, rebilling and discarding.
+
+``bill_accounts`` is set-based: determinants for all the accounts' agreements come from one
+interval load per period and interval length, the rating engine prices each group of
+agreements on one tariff in one vectorized call, the bills, segments and lines are written
+in bulk, and the issued bills' journal entries go through the ledger's batch path — all in
+the caller's transaction (the bill run's chunk), so a chunk is whole or absent.
+
+A period of an account is billed once: the database refuses a second live bill for the same
+account and period end, and ``bill_accounts`` skips agreements already billed to the read
+date, so running it again for the same accounts writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from ohm.agreements.models import ServiceAgreement
+from ohm.billing import calendar, compose
+from ohm.billing.determinants import Grid, Want, load_determinants
+from ohm.billing.models import Bill, BillExceptionRule, BillLine, BillSegment
+from ohm.core import audit, identifiers
+from ohm.core.localtime import localdate, utility_zone
+from ohm.customers.models import Account
+from ohm.ledger import operations as ledger
+from ohm.ledger.batch import post_entries_batch
+from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.queries import list_statement
+from ohm.metering.usage import TouSchedule
+from ohm.rates import calc
+from ohm.rates import queries as rates
+from ohm.rates.tariff import Tariff, TariffError
+from ohm.workqueue import operations as work
+
+#: The "tariff" of the days in a first or final bill's cycle period when nobody was served.
+NOT_SERVED = Tariff(name="not served")
+
+
+class BillNotHeld(ValidationError):
+    def __init__(self, bill: Bill):
+        super().__init__(
+            {"bill": f"Bill {bill.number} is {bill.get_status_display().lower()}, not held."},
+            code="not_held",
+        )
+
+
+class BillNotIssued(ValidationError):
+    def __init__(self, bill: Bill):
+        super().__init__(
+            {"bill": f"Bill {bill.number} is {bill.get_status_display().lower()}, not issued."},
+            code="not_issued",
+        )
+
+
+class ReasonRequired(ValidationError):
+    def __init__(self):
+        super().__init__({"reason": "Say why."}, code="reason_required")
+
+
+# -- rating --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatingGroup:
+    """Agreements rated together: one period, one rate schedule, one interval grid."""
+
+    schedule_id: int
+    spans: list[calc.VersionSpan]
+    start_date: date
+    end_date: date
+
+
+#: The one call that turns usage into bill lines (``ohm.rates.calc.rate_bills``); a test or
+#: the benchmark's slow reference can stand in for it.
+Rater = Callable[..., calc.RatedBills]
+
+
+def _spans(schedule_id: int, start: date, end: date, cache: dict) -> list[calc.VersionSpan]:
+    key = (schedule_id, start, end)
+    if key not in cache:
+        from ohm.rates.models import RateSchedule
+
+        schedule = RateSchedule.objects.get(pk=schedule_id)
+        segments = rates.list_version_segments(schedule=schedule, start_date=start, end_date=end)
+        labelled = len(segments) > 1
+        cache[key] = [
+            calc.VersionSpan(
+                _tariff(s.version, cache),
+                s.start_date,
+                s.end_date,
+                f"v{s.version.number} from {s.version.effective_date:%b %-d}" if labelled else "",
+            )
+            for s in segments
+        ]
+        cache[("versions", *key)] = [
+            {
+                "id": s.version.pk,
+                "number": s.version.number,
+                "start": s.start_date.isoformat(),
+                "end": s.end_date.isoformat(),
+            }
+            for s in segments
+        ]
+    return cache[key]
+
+
+def _tariff(version, cache: dict) -> Tariff:
+    key = ("tariff", version.pk)
+    if key not in cache:
+        cache[key] = rates.tariff_of(version)
+    return cache[key]
+
+
+# -- the set-based issue path --------------------------------------------------------------
+
+
+@dataclass
+class _Segment:
+    agreement: dict
+    start_date: date
+    end_date: date
+    lines: list[compose.Line] = field(default_factory=list)
+    usage_wh: int = 0
+    received_wh: int = 0
+    max_demand_w: int = 0
+    estimated_share: float = 0.0
+    missing_share: float = 0.0
+    determinants: dict = field(default_factory=dict)
+    versions: list = field(default_factory=list)
+    rated: bool = True
+    problem: str = ""
+    rate_start: date = date.min  # the period the engine prorates over (first/final bills)
+    rate_end: date = date.min
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days
+
+
+@dataclass(frozen=True)
+class BillDates:
+    """The run's dates. ``previous_read_date`` starts the cycle's normal period, which a
+    first or final bill's monthly charges are prorated against."""
+
+    cycle: int
+    read_date: date
+    bill_date: date
+    due_date: date
+    previous_read_date: date | None = None
+
+    @classmethod
+    def of(cls, dates: calendar.CycleDates, previous: calendar.CycleDates | None) -> BillDates:
+        return cls(
+            dates.cycle,
+            dates.read_date,
+            dates.bill_date,
+            dates.due_date,
+            previous.read_date if previous else None,
+        )
+
+
+def active_rules() -> compose.Rules:
+    return compose.Rules(
+        {
+            rule.code: (Decimal(rule.threshold) if rule.threshold else None)
+            for rule in BillExceptionRule.objects.filter(is_active=True)
+        }
+    )
+
+
+def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
+    return [
+        dict(row)
+        for row in ServiceAgreement.objects.filter(
+            account_id__in=account_ids, start_date__lt=read_date
+        )
+        .exclude(status__in=[ServiceAgreement.Status.CANCELLED])
+        .values(
+            "id",
+            "account_id",
+            "service_point_id",
+            "rate_schedule_id",
+            "rate_schedule__code",
+            "start_date",
+            "end_date",
+            "status",
+            "service_point__premise__baseline_territory",
+            "service_point__premise__heat_source",
+        )
+        .order_by("account_id", "id")
+    ]
+
+
+def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
+    return dict(
+        BillSegment.objects.filter(
+            agreement_id__in=agreement_ids, bill__status__in=[Bill.Status.HELD, Bill.Status.ISSUED]
+        )
+        .values("agreement_id")
+        .annotate(through=Max("end_date"))
+        .values_list("agreement_id", "through")
+    )
+
+
+def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.History]:
+    usage: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for account_id, wh, days in BillSegment.objects.filter(
+        bill__account_id__in=account_ids,
+        bill__status=Bill.Status.ISSUED,
+        end_date__gt=read_date - timedelta(days=365),
+        end_date__lte=read_date,
+    ).values_list("bill__account_id", "usage_wh", "days"):
+        usage[account_id][0] += wh
+        usage[account_id][1] += days
+    streaks: dict[int, int] = {}
+    for account_id, streak in (
+        Bill.objects.filter(
+            account_id__in=account_ids, status=Bill.Status.ISSUED, end_date__lte=read_date
+        )
+        .order_by("account_id", "-end_date", "-id")
+        .values_list("account_id", "estimated_streak")
+    ):
+        streaks.setdefault(account_id, streak)
+    return {
+        a: compose.History(usage[a][0], usage[a][1], streaks.get(a, 0))
+        for a in set(usage) | set(streaks)
+    }
+
+
+def _previous_bill_dates(account_ids: Sequence[int]) -> dict[int, date]:
+    return dict(
+        Bill.objects.filter(account_id__in=account_ids, status=Bill.Status.ISSUED)
+        .values("account_id")
+        .annotate(last=Max("bill_date"))
+        .values_list("account_id", "last")
+    )
+
+
+def _rate_grid(
+    grid: Grid,
+    agreements: dict[int, dict],
+    segments: dict[int, _Segment],
+    cache: dict,
+    rater: Rater,
+) -> None:
+    """Price every agreement of ``grid`` and fill its segment's determinants and lines."""
+    by_schedule: dict[tuple[int, date, date], list[int]] = defaultdict(list)
+    for k, agreement_id in enumerate(grid.agreement_ids):
+        segment = segments[agreement_id]
+        by_schedule[
+            (agreements[agreement_id]["rate_schedule_id"], segment.rate_start, segment.rate_end)
+        ].append(k)
+    usage_wh, demand_w = grid.usage_wh, grid.max_demand_w
+    received_total = grid.received_wh.sum(axis=1)
+    for (schedule_id, rate_start, rate_end), rows in by_schedule.items():
+        index = np.array(rows)
+        for k in rows:
+            segment = segments[grid.agreement_ids[k]]
+            segment.usage_wh = int(usage_wh[k])
+            segment.received_wh = int(received_total[k])
+            segment.max_demand_w = int(demand_w[k])
+            segment.estimated_share = float(grid.estimated_share[k])
+            segment.missing_share = float(grid.missing_share[k])
+            segment.determinants = {
+                "interval_minutes": grid.interval_minutes,
+                "intervals": len(grid.starts),
+                "rate_period": [segment.rate_start.isoformat(), segment.rate_end.isoformat()],
+            }
+        try:
+            spans = _spans(schedule_id, grid.start_date, grid.end_date, cache)
+        except rates.NoVersionInEffect as missing:
+            for k in rows:
+                segment = segments[grid.agreement_ids[k]]
+                segment.rated, segment.problem = False, str(missing)
+            continue
+        versions = cache[("versions", schedule_id, grid.start_date, grid.end_date)]
+        tariff = spans[0].tariff
+        # A first or final bill shorter than the cycle's period: the days the customer was not
+        # served are a version with no charges, so monthly charges, tier limits and demand
+        # charges prorate by the days served (the engine's rule across a rate change).
+        spans = (
+            (
+                [calc.VersionSpan(NOT_SERVED, rate_start, grid.start_date, "not served")]
+                if rate_start < grid.start_date
+                else []
+            )
+            + list(spans)
+            + (
+                [calc.VersionSpan(NOT_SERVED, grid.end_date, rate_end, "not served")]
+                if grid.end_date < rate_end
+                else []
+            )
+        )
+        if tariff.energy_weekday is not None and tariff.energy_weekend is not None:
+            periods, wh = grid.wh_by_period(
+                TouSchedule.of(tariff.energy_weekday, tariff.energy_weekend)
+            )
+            for k in rows:
+                segments[grid.agreement_ids[k]].determinants["wh_by_energy_period"] = {
+                    str(p): int(wh[k, j]) for j, p in enumerate(periods)
+                }
+        if tariff.demand_weekday is not None and tariff.demand_weekend is not None:
+            periods, w = grid.demand_by_period(
+                TouSchedule.of(tariff.demand_weekday, tariff.demand_weekend)
+            )
+            for k in rows:
+                segments[grid.agreement_ids[k]].determinants["w_by_demand_period"] = {
+                    str(p): int(w[k, j]) for j, p in enumerate(periods)
+                }
+        usage = calc.IntervalUsage(
+            starts=grid.starts,
+            interval_minutes=grid.interval_minutes,
+            delivered_wh=grid.delivered_wh[index],
+            received_wh=grid.received_wh[index] if grid.has_received else None,
+        )
+        terms = [_terms(agreements[grid.agreement_ids[k]]) for k in rows]
+        try:
+            rated = rater(
+                versions=spans,
+                start_date=rate_start,
+                end_date=rate_end,
+                usage=usage,
+                zone=utility_zone(),
+                terms=terms,
+            )
+        except (TariffError, calc.RatingError) as error:
+            for k in rows:
+                segment = segments[grid.agreement_ids[k]]
+                segment.rated, segment.problem = False, str(error)
+            continue
+        for position, k in enumerate(rows):
+            segment = segments[grid.agreement_ids[k]]
+            segment.versions = versions
+            segment.lines = [
+                compose.Line(
+                    line.component,
+                    line.description,
+                    line.quantity,
+                    line.unit,
+                    line.price,
+                    line.amount_cents,
+                    line.clause,
+                )
+                for line in rated.bill(position).lines
+            ]
+
+
+def _terms(agreement: dict) -> calc.AgreementTerms:
+    return calc.AgreementTerms(
+        baseline_territory=agreement["service_point__premise__baseline_territory"] or None,
+        heat_source=agreement["service_point__premise__heat_source"] or None,
+        medical=bool(agreement.get("medical")),
+    )
+
+
+@dataclass
+class IssueResult:
+    issued: int = 0
+    held: int = 0
+    skipped: int = 0
+    bills: list[Bill] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"issued": self.issued, "held": self.held, "skipped": self.skipped}
+
+
+def bill_accounts(
+    *,
+    account_ids: Sequence[int],
+    dates: BillDates,
+    at: datetime,
+    actor,
+    run_id: int | None = None,
+    rater: Rater = calc.rate_bills,
+    replaces: dict[int, Bill] | None = None,
+    periods: dict[int, tuple[date, date, date, date]] | None = None,
+) -> IssueResult:
+    """Bill each account for its agreements' days not yet billed up to ``dates.read_date``.
+
+    Runs in the caller's transaction. An account with nothing new to bill is skipped.
+    ``replaces`` (account id → cancelled bill) makes the new bills rebills of those, and
+    ``periods`` (agreement id → (start, end, rate start, rate end)) bills exactly those days,
+    prorated over the same period, instead (a rebill's).
+    """
+    result = IssueResult()
+    accounts = {
+        a["id"]: a
+        for a in Account.objects.filter(pk__in=account_ids).values(
+            "id", "number", "language", "paperless", "medical_baseline", "status"
+        )
+    }
+    agreement_rows = _agreements(list(accounts), dates.read_date)
+    through = _billed_through([a["id"] for a in agreement_rows])
+    segments: dict[int, _Segment] = {}
+    wants = []
+    for agreement in agreement_rows:
+        agreement["medical"] = accounts[agreement["account_id"]]["medical_baseline"]
+        if periods is not None:
+            if agreement["id"] not in periods:
+                continue
+            start, end, rate_start, rate_end = periods[agreement["id"]]
+        else:
+            start = through.get(agreement["id"], agreement["start_date"])
+            end = min(dates.read_date, agreement["end_date"] or dates.read_date)
+        if end <= start:
+            continue
+        segment = _Segment(agreement, start, end, rate_start=start, rate_end=end)
+        first = start == agreement["start_date"]
+        final = agreement["end_date"] is not None and end >= agreement["end_date"]
+        if periods is not None:
+            segment.rate_start, segment.rate_end = rate_start, rate_end
+        else:
+            if first and dates.previous_read_date is not None:
+                segment.rate_start = min(start, dates.previous_read_date)
+            if final:
+                segment.rate_end = max(end, dates.read_date)
+        segments[agreement["id"]] = segment
+        wants.append(Want(agreement["id"], agreement["service_point_id"], start, end))
+    loaded = load_determinants(wants)
+    agreements = {a["id"]: a for a in agreement_rows}
+    cache: dict = {}
+    for grid in loaded.grids:
+        _rate_grid(grid, agreements, segments, cache, rater)
+    for agreement_id in loaded.without_intervals:
+        segment = segments[agreement_id]
+        segment.missing_share = 1.0
+        segment.rated = False
+        segment.problem = "no interval meter channel at the service point for the period"
+
+    by_account: dict[int, list[_Segment]] = defaultdict(list)
+    for segment in segments.values():
+        by_account[segment.agreement["account_id"]].append(segment)
+    result.skipped = len(accounts) - len(by_account)
+    if not by_account:
+        return result
+    ids = sorted(by_account)
+    history = _history(ids, dates.read_date)
+    last_bill = _previous_bill_dates(ids)
+    rules = active_rules()
+    numbers = iter(identifiers.next_numbers("bill", prefix="B", width=9, count=len(ids)))
+
+    bills: list[Bill] = []
+    parts: list[tuple[Bill, list[_Segment]]] = []
+    for account_id in ids:
+        account = accounts[account_id]
+        mine = by_account[account_id]
+        charges = sum(line.amount_cents for s in mine for line in s.lines)
+        usage = sum(s.usage_wh for s in mine)
+        estimated_wh = sum(s.usage_wh * s.estimated_share for s in mine)
+        is_estimated = bool(usage) and estimated_wh / usage >= compose.ESTIMATED_BILL_SHARE
+        past = history.get(account_id, compose.History())
+        found = compose.check_bill(
+            segments=[
+                compose.SegmentFacts(
+                    agreement_id=s.agreement["id"],
+                    days=s.days,
+                    usage_wh=s.usage_wh,
+                    estimated_share=s.estimated_share,
+                    missing_share=s.missing_share,
+                    rated=s.rated,
+                    premise_active=s.agreement["status"] != ServiceAgreement.Status.STOPPED,
+                    lines=tuple(s.lines),
+                )
+                for s in mine
+            ],
+            history=past,
+            is_estimated=is_estimated,
+            rules=rules,
+        )
+        previous_date = last_bill.get(account_id)
+        opening, rows = list_statement(
+            account_id=account_id,
+            start_date=previous_date + timedelta(days=1) if previous_date else None,
+            end_date=dates.bill_date,
+        )
+        summary = compose.summarize(
+            opening_cents=opening,
+            activity=[(row.kind, row.amount_cents) for row in rows],
+            new_charges_cents=charges,
+        )
+        first = any(s.start_date == s.agreement["start_date"] for s in mine)
+        final = any(
+            s.agreement["end_date"] is not None and s.end_date >= s.agreement["end_date"]
+            for s in mine
+        )
+        number = next(numbers)
+        replaced = (replaces or {}).get(account_id)
+        bill = Bill(
+            number=number,
+            account_id=account_id,
+            cycle=dates.cycle,
+            status=Bill.Status.HELD if found else Bill.Status.ISSUED,
+            bill_date=dates.bill_date,
+            due_date=dates.due_date,
+            start_date=min(s.start_date for s in mine),
+            end_date=max(s.end_date for s in mine),
+            previous_balance_cents=summary.previous_balance_cents,
+            payments_cents=summary.payments_cents,
+            adjustments_cents=summary.adjustments_cents,
+            new_charges_cents=summary.new_charges_cents,
+            total_due_cents=summary.total_due_cents,
+            is_estimated=is_estimated,
+            estimated_streak=past.estimated_streak + 1 if is_estimated else 0,
+            is_first=first,
+            is_final=final,
+            exceptions=[{"code": e.code, "message": e.message} for e in found]
+            + [
+                {"code": "rating", "message": s.problem}
+                for s in mine
+                if s.problem and not any(e.code == "missing_rate" for e in found)
+            ],
+            messages=_messages(
+                is_estimated=is_estimated,
+                streak=past.estimated_streak + 1 if is_estimated else 0,
+                past_due_cents=summary.previous_balance_cents
+                + summary.payments_cents
+                + summary.adjustments_cents,
+                first=first,
+                final=final,
+                replaces=replaced,
+            ),
+            language=account["language"] or "en",
+            delivery=Bill.Delivery.EMAIL if account["paperless"] else Bill.Delivery.PRINT,
+            entry_key=f"bill:{number}",
+            replaces=replaced,
+            run_id=run_id,
+            created_at=at,
+            created_by_label=getattr(actor, "username", "") or str(actor),
+            issued_at=None if found else at,
+        )
+        if any(not s.rated for s in mine) and not bill.exceptions:
+            bill.exceptions = [{"code": "rating", "message": s.problem} for s in mine if s.problem]
+        if bill.exceptions:
+            bill.status, bill.issued_at = Bill.Status.HELD, None
+        bills.append(bill)
+        parts.append((bill, mine))
+    _write(parts)
+    issued = [b for b in bills if b.status == Bill.Status.ISSUED]
+    held = [b for b in bills if b.status == Bill.Status.HELD]
+    if issued:
+        specs = [s for s in (_entry_spec(b, dict(p)) for b, p in _lines_by_bill(issued)) if s]
+        post_entries_batch(specs, actor=actor, at=at, source=f"bill_run:{run_id or ''}")
+    for bill in held:
+        _raise_exception_item(bill, accounts[bill.account_id]["number"], actor=actor, at=at)
+    audit.record(
+        "billing.bills.issued",
+        subject=None,
+        actor=actor,
+        at=at,
+        after={
+            "cycle": dates.cycle,
+            "read_date": dates.read_date,
+            "issued": len(issued),
+            "held": len(held),
+            "run": run_id,
+        },
+    )
+    result.issued, result.held, result.bills = len(issued), len(held), bills
+    return result
+
+
+def _messages(
+    *,
+    is_estimated: bool,
+    streak: int,
+    past_due_cents: int,
+    first: bool,
+    final: bool,
+    replaces: Bill | None,
+) -> list[dict]:
+    """Message codes with their figures; presentment words them in the bill's language."""
+    out: list[dict] = []
+    if replaces is not None:
+        out.append({"code": "rebill", "replaces": replaces.number})
+    if is_estimated:
+        out.append({"code": "estimated", "streak": streak})
+    if past_due_cents > 0:
+        out.append({"code": "past_due", "cents": past_due_cents})
+    if first:
+        out.append({"code": "first_bill"})
+    if final:
+        out.append({"code": "final_bill"})
+    return out
+
+
+def _write(parts: list[tuple[Bill, list[_Segment]]]) -> None:
+    bills = Bill.objects.bulk_create([bill for bill, _ in parts])
+    segment_rows: list[BillSegment] = []
+    owners: list[tuple[Bill, _Segment]] = []
+    for bill, mine in zip(bills, (m for _, m in parts), strict=True):
+        for s in mine:
+            segment_rows.append(
+                BillSegment(
+                    bill=bill,
+                    agreement_id=s.agreement["id"],
+                    rate_code=s.agreement["rate_schedule__code"],
+                    rate_versions=s.versions,
+                    start_date=s.start_date,
+                    end_date=s.end_date,
+                    days=s.days,
+                    usage_wh=s.usage_wh,
+                    received_wh=s.received_wh,
+                    max_demand_w=s.max_demand_w,
+                    estimated_share=s.estimated_share,
+                    missing_share=s.missing_share,
+                    determinants=s.determinants,
+                    charges_cents=sum(line.amount_cents for line in s.lines),
+                )
+            )
+            owners.append((bill, s))
+    saved = BillSegment.objects.bulk_create(segment_rows)
+    line_rows: list[BillLine] = []
+    sequence: dict[int, int] = defaultdict(int)
+    for segment_row, (bill, s) in zip(saved, owners, strict=True):
+        for line in s.lines:
+            sequence[bill.pk] += 1
+            line_rows.append(
+                BillLine(
+                    bill=bill,
+                    segment=segment_row,
+                    sequence=sequence[bill.pk],
+                    component=line.component,
+                    gl_role=line.gl_role,
+                    description=line.description[:200],
+                    quantity=str(line.quantity),
+                    unit=line.unit,
+                    price=str(line.price),
+                    amount_cents=line.amount_cents,
+                    clause=line.clause[:120],
+                )
+            )
+    BillLine.objects.bulk_create(line_rows, batch_size=5000)
+
+
+def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[compose.Line]]]]]:
+    by_bill: dict[int, dict[int, list[compose.Line]]] = defaultdict(lambda: defaultdict(list))
+    for bill_id, agreement_id, component, amount in BillLine.objects.filter(
+        bill_id__in=[b.pk for b in bills]
+    ).values_list("bill_id", "segment__agreement_id", "component", "amount_cents"):
+        by_bill[bill_id][agreement_id].append(
+            compose.Line(component, "", Decimal(0), "", Decimal(0), amount, "")
+        )
+    return [(b, list(by_bill[b.pk].items())) for b in bills]
+
+
+def _entry_spec(
+    bill: Bill, segment_lines: dict[int, list[compose.Line]]
+) -> ledger.EntrySpec | None:
+    lines = compose.journal_lines(segment_lines)
+    if not lines:
+        return None
+    return ledger.EntrySpec(
+        kind="bill",
+        effective_date=bill.bill_date,
+        idempotency_key=bill.entry_key,
+        description=f"Bill {bill.number}, {bill.start_date:%b %-d} – {bill.end_date - timedelta(days=1):%b %-d, %Y}",
+        lines=[
+            ledger.LineSpec(
+                gl=line.role,
+                amount_cents=line.amount_cents,
+                account_id=bill.account_id if line.role == compose.RECEIVABLES else None,
+                agreement_id=line.agreement_id,
+                due_date=bill.due_date if line.role == compose.RECEIVABLES else None,
+                category=(
+                    JournalLine.Category.CREDIT
+                    if line.role == compose.RECEIVABLES and line.amount_cents < 0
+                    else JournalLine.Category.CHARGE
+                ),
+                memo=f"bill {bill.number}",
+            )
+            for line in lines
+        ],
+        source=f"bill:{bill.pk}",
+    )
+
+
+def _raise_exception_item(bill: Bill, account_number: str, *, actor, at: datetime) -> None:
+    codes = ", ".join(sorted({e["code"].replace("_", " ") for e in bill.exceptions}))
+    item = work.raise_work_item(
+        category_code="bill_exception",
+        title=f"Bill {bill.number} held: {codes}"[:200],
+        description="\n".join(e["message"] for e in bill.exceptions),
+        actor=actor,
+        at=at,
+        subject=bill,
+        account_id=bill.account_id,
+        account_number=account_number,
+    )
+    Bill.objects.filter(pk=bill.pk).update(work_item_id=item.pk)
+    bill.work_item_id = item.pk
+
+
+# -- one bill at a time --------------------------------------------------------------------
+
+
+def entry_of(bill: Bill) -> JournalEntry | None:
+    """The bill's journal entry: posting its spec again returns the entry first posted under
+    the bill's key (the ledger's idempotency), so nothing is read from the journal tables."""
+    if bill.entry_id:
+        return bill.entry
+    (pair,) = _lines_by_bill([bill])
+    spec = _entry_spec(bill, dict(pair[1]))
+    if spec is None:
+        return None
+    return ledger.post_entry(
+        spec, actor=audit.SystemActor("billing"), at=bill.issued_at or bill.created_at
+    )
+
+
+def _lock(bill: Bill) -> Bill:
+    return Bill.objects.select_for_update().get(pk=bill.pk)
+
+
+def _close_work(bill: Bill, *, actor, at: datetime, resolution: str) -> None:
+    if bill.work_item_id is None:
+        return
+    from ohm.workqueue.models import WorkItem
+
+    item = WorkItem.objects.filter(pk=bill.work_item_id).first()
+    if item is not None and not item.is_closed:
+        work.set_work_status(
+            item=item, status=WorkItem.Status.DONE, actor=actor, at=at, resolution=resolution
+        )
+
+
+@transaction.atomic
+def release_bill(*, bill: Bill, actor, at: datetime, reason: str) -> Bill:
+    """Issue a held bill as it is: dated today (the day it goes out), due by the cycle's rule,
+    its entry posted.
+
+    :raises BillNotHeld: when it is not held.
+    """
+    if not reason.strip():
+        raise ReasonRequired()
+    bill = _lock(bill)
+    if bill.status != Bill.Status.HELD:
+        raise BillNotHeld(bill)
+    from ohm.billing.models import BillCycle
+
+    today = localdate(at)
+    cycle = BillCycle.objects.filter(number=bill.cycle).first()
+    due_days = cycle.due_days if cycle else 21
+    bill.bill_date = max(bill.bill_date, today)
+    bill.due_date = calendar.due_date_for(bill.bill_date, due_days=due_days)
+    bill.status = Bill.Status.ISSUED
+    bill.issued_at = at
+    bill.save(update_fields=["bill_date", "due_date", "status", "issued_at"])
+    (pair,) = _lines_by_bill([bill])
+    spec = _entry_spec(bill, dict(pair[1]))
+    if spec is not None:
+        bill.entry = ledger.post_entry(spec, actor=actor, at=at)
+        bill.save(update_fields=["entry"])
+    _close_work(bill, actor=actor, at=at, resolution=f"Released: {reason.strip()}")
+    audit.record(
+        "billing.bill.released",
+        subject=bill,
+        actor=actor,
+        at=at,
+        account_id=bill.account_id,
+        before={"status": Bill.Status.HELD},
+        after={"status": bill.status, "bill_date": bill.bill_date, "due_date": bill.due_date},
+        reason=reason.strip(),
+    )
+    return bill
+
+
+@transaction.atomic
+def cancel_bill(*, bill: Bill, actor, at: datetime, reason: str) -> Bill:
+    """Take a bill back: an issued bill's entry is reversed (dated today); a held bill, never
+    posted, is discarded. Either way its period is free to bill again.
+
+    :raises ValidationError: when it is already cancelled or discarded.
+    """
+    if not reason.strip():
+        raise ReasonRequired()
+    bill = _lock(bill)
+    before = bill.status
+    if bill.status == Bill.Status.ISSUED:
+        entry = entry_of(bill)
+        if entry is not None:
+            bill.reversal_entry = ledger.reverse_entry(
+                entry=entry,
+                effective_date=localdate(at),
+                actor=actor,
+                at=at,
+                reason=reason.strip()[:40],
+                idempotency_key=f"bill-cancel:{bill.number}",
+            )
+            bill.entry = entry
+        bill.status = Bill.Status.CANCELLED
+    elif bill.status == Bill.Status.HELD:
+        bill.status = Bill.Status.DISCARDED
+    else:
+        raise BillNotIssued(bill)
+    bill.closed_at = at
+    bill.closed_by = actor if getattr(actor, "pk", None) else None
+    bill.close_reason = reason.strip()
+    bill.save(
+        update_fields=[
+            "status",
+            "closed_at",
+            "closed_by",
+            "close_reason",
+            "entry",
+            "reversal_entry",
+        ]
+    )
+    _close_work(bill, actor=actor, at=at, resolution=f"Cancelled: {reason.strip()}")
+    audit.record(
+        f"billing.bill.{'cancelled' if bill.status == Bill.Status.CANCELLED else 'discarded'}",
+        subject=bill,
+        actor=actor,
+        at=at,
+        account_id=bill.account_id,
+        before={"status": before},
+        after={"status": bill.status},
+        reason=reason.strip(),
+    )
+    return bill
+
+
+def _rate_period(determinants: dict, start: date, end: date) -> tuple[date, date]:
+    stored = (determinants or {}).get("rate_period")
+    if not stored:
+        return start, end
+    return date.fromisoformat(stored[0]), date.fromisoformat(stored[1])
+
+
+@transaction.atomic
+def rebill(*, bill: Bill, actor, at: datetime, reason: str, rater: Rater = calc.rate_bills) -> Bill:
+    """Cancel (or discard) ``bill`` and bill its period again from the meter data and rates as
+    they are now (corrected reads, a corrected rate). The new bill names the one it replaces,
+    and passes the exception checks again (it may be held).
+    """
+    cancelled = cancel_bill(bill=bill, actor=actor, at=at, reason=reason)
+    today = localdate(at)
+    from ohm.billing.models import BillCycle
+
+    cycle = BillCycle.objects.filter(number=cancelled.cycle).first()
+    due_days = cycle.due_days if cycle else 21
+    dates = BillDates(
+        cycle=cancelled.cycle,
+        read_date=cancelled.end_date,
+        bill_date=today,
+        due_date=calendar.due_date_for(today, due_days=due_days),
+    )
+    result = bill_accounts(
+        account_ids=[cancelled.account_id],
+        dates=dates,
+        at=at,
+        actor=actor,
+        rater=rater,
+        replaces={cancelled.account_id: cancelled},
+        periods={
+            agreement_id: (start, end, *_rate_period(determinants, start, end))
+            for agreement_id, start, end, determinants in cancelled.segments.values_list(
+                "agreement_id", "start_date", "end_date", "determinants"
+            )
+        },
+    )
+    if not result.bills:
+        raise ValidationError({"bill": "Nothing to bill for the period: no agreement was served."})
+    new = result.bills[0]
+    audit.record(
+        "billing.bill.rebilled",
+        subject=new,
+        actor=actor,
+        at=at,
+        account_id=new.account_id,
+        before={"bill": cancelled.number, "new_charges_cents": cancelled.new_charges_cents},
+        after={
+            "bill": new.number,
+            "new_charges_cents": new.new_charges_cents,
+            "status": new.status,
+        },
+        reason=reason.strip(),
+    )
+    return new
