@@ -325,7 +325,7 @@ prices = st.decimals(min_value=Decimal("-50"), max_value=Decimal("50"), places=5
     exp=st.sampled_from([-3, -2, 0]),
     price=prices,
     days=st.integers(min_value=1, max_value=31),
-    total=st.integers(min_value=31, max_value=31),
+    total=st.sampled_from([28, 30, 31, 32]),
 )
 def test_line_cents_rounds_like_the_money_module(quantity, exp, price, days, total):
     factor = Fraction(days, total)
@@ -334,8 +334,6 @@ def test_line_cents_rounds_like_the_money_module(quantity, exp, price, days, tot
 
     exact = Decimal(quantity).scaleb(exp) * price * days / total
     assert cents == money.to_cents(exact)
-        "1e-20"
-    )
 
 
 @settings(max_examples=60, deadline=None)
