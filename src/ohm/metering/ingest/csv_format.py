@@ -29,6 +29,13 @@ QUALITY_CODES = {
 }
 
 
+#: Bytes of the file per parsing task; Arrow converts the blocks on all cores at once.
+_BLOCK_BYTES = 8 << 20
+#: Text columns arrive dictionary-encoded: one copy of each distinct text, an index per row.
+_TEXT_CODES = pa.dictionary(pa.int32(), pa.string())
+_QUALITY_UNKNOWN = 255
+
+
 class _Unconvertible(Exception):
     """The fast reader met something only the careful one can report line by line."""
 
@@ -41,16 +48,21 @@ def parse_csv(path: Path) -> ParsedReads:
 
 
 def _parse_columns(path: Path) -> ParsedReads:
+    """The fast reader. Arrow splits the file into blocks and converts them on every core;
+    ``meter``, ``interval_end`` and ``quality`` come back dictionary-encoded, so each distinct
+    serial, time and code is cleaned and checked once in Python (a day of 15-minute reads has
+    96 distinct times however many meters send them) and each read is only an index."""
     table = pacsv.read_csv(
         path,
+        read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=True),
         parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types={
-                "meter": pa.string(),
+                "meter": _TEXT_CODES,
                 "channel": pa.int32(),
-                "interval_end": pa.timestamp("s", tz="UTC"),
+                "interval_end": _TEXT_CODES,
                 "value": pa.float64(),
-                "quality": pa.string(),
+                "quality": _TEXT_CODES,
             },
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -58,13 +70,28 @@ def _parse_columns(path: Path) -> ParsedReads:
     )
     if tuple(table.column_names) != COLUMNS:
         raise _Unconvertible
-    if any(table.column(name).null_count for name in COLUMNS):
+    if any(
+        table.column(name).null_count for name in ("meter", "channel", "interval_end", "quality")
+    ):
         raise _Unconvertible
-    meters = table.column("meter").combine_chunks().dictionary_encode()
-    meter = meters.indices.to_numpy().astype(np.int32)
-    meter_refs = [serial.strip().upper() for serial in meters.dictionary.to_pylist()]
+    table = table.unify_dictionaries()
+    count = table.num_rows
+    line = np.arange(2, count + 2, dtype=np.int64)
+
+    meter_texts, meter_codes = _codes(table.column("meter"))
+    # Serials are matched without case or surrounding spaces: "m1 " and "M1" are one meter.
+    position: dict[str, int] = {}
+    meter_of_text = np.array(
+        [position.setdefault(s.strip().upper(), len(position)) for s in meter_texts],
+        dtype=np.int32,
+    )
+    meter_refs = list(position)
+    meter = meter_of_text[meter_codes] if len(meter_of_text) else meter_codes
+
     numbers = table.column("channel").to_numpy()
-    if len(numbers) and numbers.min() >= 0 and numbers.max() < 65_536:
+    if count and numbers.min() < 0:
+        raise _Unconvertible  # "-1" is no channel number: the careful reader says so
+    if count and numbers.max() < 65_536:
         # Channel numbers are small: count them instead of sorting millions of reads.
         channel_refs = np.flatnonzero(np.bincount(numbers))
         position = np.zeros(int(numbers.max()) + 1, dtype=np.int32)
@@ -72,58 +99,121 @@ def _parse_columns(path: Path) -> ParsedReads:
         channel = position[numbers]
     else:
         channel_refs, channel = np.unique(numbers, return_inverse=True)
-    end_s = table.column("interval_end").cast(pa.int64()).to_numpy()
-    value = table.column("value").to_numpy()
-    qualities = table.column("quality").combine_chunks().dictionary_encode()
-    codes = [QUALITY_CODES.get(text.strip().upper()) for text in qualities.dictionary.to_pylist()]
-    lookup = np.array([255 if c is None else c for c in codes], dtype=np.uint8)
-    quality = (
-        lookup[qualities.indices.to_numpy()]
-        if len(lookup)
-        else np.zeros(len(end_s), dtype=np.uint8)
+        channel = channel.astype(np.int32)
+
+    time_texts, time_codes = _codes(table.column("interval_end"))
+    # Each distinct time once: its UTC seconds, or why it cannot be used.
+    time_seconds = np.zeros(len(time_texts), dtype=np.int64)
+    time_problem: dict[int, tuple[str, str]] = {}
+    for k, text in enumerate(time_texts):
+        seconds, problem = _end_seconds(text.strip())
+        if problem is None:
+            time_seconds[k] = seconds
+        else:
+            time_problem[k] = problem
+    end_s = time_seconds[time_codes]
+
+    value_column = table.column("value")
+    value = value_column.to_numpy()  # float64; an empty field is NaN
+    quality_texts, quality_codes = _codes(table.column("quality"))
+    lookup = np.array(
+        [
+            _QUALITY_UNKNOWN if (c := QUALITY_CODES.get(t.strip().upper())) is None else c
+            for t in quality_texts
+        ]
+        or [_QUALITY_UNKNOWN],
+        dtype=np.uint8,
     )
-    line = np.arange(2, len(end_s) + 2, dtype=np.int64)
+    quality = lookup[quality_codes]
+
+    empty = np.zeros(count, dtype=bool)
+    if value_column.null_count:
+        # No value is fine for a missing interval (its value is ignored), wrong for any other.
+        empty = value_column.is_null().to_numpy(zero_copy_only=False)
+        value = np.where(empty, 0.0, value)
+    bad_time = (
+        np.isin(time_codes, np.fromiter(time_problem, dtype=np.int64))
+        if time_problem
+        else np.zeros(count, dtype=bool)
+    )
+    no_meter = np.flatnonzero(meter_refs == "")
+    nameless = (meter == no_meter[0]) if len(no_meter) else np.zeros(count, dtype=bool)
+    bad = (
+        nameless
+        | bad_time
+        | (quality == _QUALITY_UNKNOWN)
+        | (empty & (quality != Quality.MISSING))
+        | ~np.isfinite(value)
+    )
 
     builder = ReadsBuilder()
-    bad = (quality == 255) | ~np.isfinite(value)
     for i in np.flatnonzero(bad).tolist():
-        raw = f"{meter_refs[meter[i]]},{numbers[i]},{_iso(end_s[i])},{value[i]},{qualities[i].as_py()}"
-        if quality[i] == 255:
-            builder.problem(
-                int(line[i]),
+        refs = {
+            "meter_ref": meter_refs[meter[i]][:60],
+            "channel_ref": str(numbers[i])[:30],
+        }
+        if nameless[i]:
+            code, reason = "malformed", "no meter"
+        elif bad_time[i]:
+            code, reason = time_problem[int(time_codes[i])]
+        elif quality[i] == _QUALITY_UNKNOWN:
+            code, reason = "malformed", _unknown_quality(quality_texts[quality_codes[i]].strip())
+        elif empty[i]:
+            code, reason = (
                 "malformed",
-                f"unknown quality “{qualities[i].as_py()}” (use A, E, M or leave it empty)",
-                meter_ref=meter_refs[meter[i]],
-                channel_ref=str(numbers[i]),
-                raw=raw,
+                "no value (only a missing interval, quality M, may have none)",
             )
         else:
-            builder.problem(
-                int(line[i]),
-                "malformed",
-                f"value {value[i]} is not a finite number",
-                meter_ref=meter_refs[meter[i]],
-                channel_ref=str(numbers[i]),
-                raw=raw,
-            )
+            code, reason = "malformed", f"value “{value[i]}” is not a finite number"
+        builder.problem(int(line[i]), code, reason, **refs)
     keep = ~bad
+    if not keep.all():
+        line, meter, channel, end_s, value, quality = (
+            a[keep] for a in (line, meter, channel, end_s, value, quality)
+        )
     return ParsedReads(
-        line=line[keep],
-        meter=meter[keep],
-        channel=channel.astype(np.int32)[keep],
-        end_s=end_s[keep],
-        duration_s=np.zeros(int(keep.sum()), dtype=np.int64),
-        value=value[keep],
-        quality=quality[keep],
+        line=line,
+        meter=meter,
+        channel=channel,
+        end_s=end_s,
+        # Every read is one interval of its channel: a read-only view of one zero.
+        duration_s=np.broadcast_to(np.int64(0), (len(end_s),)),
+        value=value,
+        quality=quality,
         meter_refs=meter_refs,
         channel_refs=[int(n) for n in channel_refs],
         problems=builder.problems,
-        records_read=len(end_s),
+        records_read=count,
     )
 
 
-def _iso(seconds) -> str:
-    return str(np.datetime64(int(seconds), "s")) + "Z"
+def _codes(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """A dictionary-encoded column (dictionaries unified) as its distinct texts and, per
+    row, the index of its text."""
+    if column.num_chunks == 0 or len(column) == 0:
+        return [], np.zeros(0, dtype=np.int32)
+    texts = column.chunk(0).dictionary.to_pylist()
+    codes = np.concatenate(
+        [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
+    ).astype(np.int32, copy=False)
+    return texts, codes
+
+
+def _end_seconds(text: str) -> tuple[int, tuple[str, str] | None]:
+    """An interval end as UTC seconds since the epoch, or the exception code and reason."""
+    try:
+        end_at = datetime.fromisoformat(text)
+    except ValueError:
+        return 0, ("bad_time", f"interval end “{text}” is not an ISO 8601 date and time")
+    if end_at.tzinfo is None or end_at.utcoffset() is None:
+        return 0, ("bad_time", f"interval end “{text}” has no UTC offset (add Z or ±HH:MM)")
+    if end_at.microsecond:
+        return 0, ("off_boundary", f"interval end “{text}” is not on an interval boundary")
+    return int(end_at.timestamp()), None
+
+
+def _unknown_quality(text: str) -> str:
+    return f"unknown quality “{text}” (use A, E, M or leave it empty)"
 
 
 def _parse_lines(path: Path) -> ParsedReads:
@@ -174,51 +264,37 @@ def _parse_row(builder: ReadsBuilder, line: int, row: list[str]) -> None:
     if not number.isdigit():
         builder.problem(line, "malformed", f"channel “{number}” is not a channel number", **refs)
         return
-    try:
-        end_at = datetime.fromisoformat(end_text)
-    except ValueError:
-        builder.problem(
-            line, "bad_time", f"interval end “{end_text}” is not an ISO 8601 date and time", **refs
-        )
-        return
-    if end_at.tzinfo is None or end_at.utcoffset() is None:
-        builder.problem(
-            line,
-            "bad_time",
-            f"interval end “{end_text}” has no UTC offset (add Z or ±HH:MM)",
-            **refs,
-        )
-        return
-    if end_at.microsecond:
-        builder.problem(
-            line,
-            "off_boundary",
-            f"interval end “{end_text}” is not on an interval boundary",
-            **refs,
-        )
-        return
-    try:
-        value = float(value_text)
-    except ValueError:
-        builder.problem(line, "malformed", f"value “{value_text}” is not a number", **refs)
-        return
-    if not math.isfinite(value):
-        builder.problem(line, "malformed", f"value “{value_text}” is not a finite number", **refs)
+    end_s, time_problem = _end_seconds(end_text)
+    if time_problem is not None:
+        builder.problem(line, *time_problem, **refs)
         return
     quality = QUALITY_CODES.get(quality_text.upper())
     if quality is None:
-        builder.problem(
-            line,
-            "malformed",
-            f"unknown quality “{quality_text}” (use A, E, M or leave it empty)",
-            **refs,
-        )
+        builder.problem(line, "malformed", _unknown_quality(quality_text), **refs)
+        return
+    if not value_text and quality == Quality.MISSING:
+        value_text = "0"  # a missing interval needs no value
+    try:
+        value = float(value_text)
+    except ValueError:
+        if not value_text:
+            builder.problem(
+                line,
+                "malformed",
+                "no value (only a missing interval, quality M, may have none)",
+                **refs,
+            )
+        else:
+            builder.problem(line, "malformed", f"value “{value_text}” is not a number", **refs)
+        return
+    if not math.isfinite(value):
+        builder.problem(line, "malformed", f"value “{value_text}” is not a finite number", **refs)
         return
     builder.add(
         line=line,
         meter_ref=serial.upper(),
         channel_ref=int(number),
-        end_s=int(end_at.timestamp()),
+        end_s=end_s,
         duration_s=0,
         value=value,
         quality=quality,

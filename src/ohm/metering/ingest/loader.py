@@ -14,6 +14,7 @@ the new value wins and the day gets a new version (the old one stays, not curren
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -292,6 +293,8 @@ class _Reads:
         self.channel_id = channel_id
         self.interval_s = minutes * 60
         self.demand = demand
+        #: The reads are in (channel, end) order with no interval twice (``dedupe`` knows).
+        self.ordered = False
 
     _FIELDS = (
         "line",
@@ -307,6 +310,7 @@ class _Reads:
     )
 
     def keep(self, mask: np.ndarray) -> None:
+        """Keep the reads where ``mask`` holds (their order stays)."""
         if mask.all():
             return
         for name in self._FIELDS:
@@ -330,83 +334,93 @@ class _Reads:
 
     @classmethod
     def resolve(cls, parsed: ParsedReads, problems: list[Problem]) -> _Reads:
-        """Find each read's channel; reads of unknown meters or channels become problems."""
-        serials = sorted(set(parsed.meter_refs))
-        known_meters, by_number, by_measure = _channels_of(serials)
+        """Find each read's channel; reads of unknown meters or channels become problems.
+
+        Vectorized: a table ``[meter ref, channel ref] -> channel`` is filled from the
+        database rows of the file's meters, and each read looks its pair up in it."""
+        refs = parsed.meter_refs
         width = max(len(parsed.channel_refs), 1)
-        pairs = parsed.meter.astype(np.int64) * width + parsed.channel
-        # The (meter, channel) pairs in use, and each read's pair, without sorting the reads.
-        size = len(parsed.meter_refs) * width
-        unique_pairs = (
-            np.flatnonzero(np.bincount(pairs, minlength=size))
-            if len(pairs)
-            else np.array([], dtype=np.int64)
-        )
-        position = np.full(size, -1, dtype=np.int64)
-        position[unique_pairs] = np.arange(len(unique_pairs))
-        inverse = position[pairs]
-        pair_id = np.full(len(unique_pairs), -1, dtype=np.int64)
-        pair_minutes = np.zeros(len(unique_pairs), dtype=np.int64)
-        pair_demand = np.zeros(len(unique_pairs), dtype=bool)
-        pair_reason: dict[int, tuple[str, str]] = {}
-        for k, pair in enumerate(unique_pairs.tolist()):
-            serial, ref = parsed.meter_refs[pair // width], parsed.channel_refs[pair % width]
-            found = (by_number if isinstance(ref, int) else by_measure).get((serial, ref))
-            if serial not in known_meters:
-                pair_reason[k] = ("unknown_meter", f"no meter {serial} in Ohm")
-            elif found is None:
-                named = (
-                    f"channel {ref}"
-                    if isinstance(ref, int)
-                    else f"a {MeterChannel.Measure(ref).label} channel"
-                    if ref in MeterChannel.Measure.values
-                    else f"a “{ref}” channel"
-                )
-                pair_reason[k] = ("unknown_channel", f"meter {serial} has no {named}")
-            elif found[1] is None:
-                pair_reason[k] = (
-                    "unknown_channel",
-                    f"channel {found[3]} of meter {serial} keeps register reads only, no intervals",
-                )
-            else:
-                pair_id[k], pair_minutes[k], pair_demand[k] = (
-                    found[0],
-                    found[1],
-                    found[2] == MeterChannel.Measure.KW_DEMAND,
-                )
-        reads = cls(parsed, pair_id[inverse], pair_minutes[inverse], pair_demand[inverse])
-        if pair_reason:
-            bad = reads.channel_id < 0
-            for k, (code, reason) in pair_reason.items():
-                reads.report(bad & (inverse == k), problems, code, lambda _i, reason=reason: reason)
-            reads.keep(~bad)
+        table = _ChannelTable(len(refs), width)
+        rows = _channels_of(refs)
+        if rows:
+            position = {serial: k for k, serial in enumerate(refs)}
+            row_ref = np.array([position.get(r[0], -1) for r in rows], dtype=np.int64)
+            pk = np.array([r[1] if r[1] is not None else -1 for r in rows], dtype=np.int64)
+            number = np.array([r[2] if r[2] is not None else -1 for r in rows], dtype=np.int64)
+            measure = np.array([r[3] or "" for r in rows], dtype=object)
+            minutes = np.array([r[4] or 0 for r in rows], dtype=np.int64)
+            table.known[row_ref[row_ref >= 0]] = True
+            for j, ref in enumerate(parsed.channel_refs):
+                if isinstance(ref, int):
+                    pick = np.flatnonzero((row_ref >= 0) & (pk >= 0) & (number == ref))
+                else:
+                    # A measure names the meter's lowest-numbered interval channel of that
+                    # measure (a register-only one when it has no interval channel).
+                    pick = np.flatnonzero((row_ref >= 0) & (pk >= 0) & (measure == ref))
+                    order = np.lexsort((number[pick], minutes[pick] == 0, row_ref[pick]))
+                    pick = pick[order]
+                    first = np.r_[True, row_ref[pick][1:] != row_ref[pick][:-1]]
+                    pick = pick[first]
+                table.channel_id[row_ref[pick], j] = pk[pick]
+                table.minutes[row_ref[pick], j] = minutes[pick]
+                table.number[row_ref[pick], j] = number[pick]
+                table.demand[row_ref[pick], j] = measure[pick] == MeterChannel.Measure.KW_DEMAND
+        pair = parsed.meter.astype(np.int64) * width + parsed.channel
+        channel_id = table.channel_id.ravel()[pair]
+        minutes = table.minutes.ravel()[pair]
+        reads = cls(parsed, channel_id, minutes, table.demand.ravel()[pair])
+        unusable = (channel_id < 0) | (minutes == 0)
+        if unusable.any():
+            seen: set[int] = set()
+            for i in np.flatnonzero(unusable).tolist():
+                line = int(reads.line[i])
+                if line in seen:
+                    continue
+                seen.add(line)
+                code, reason = table.reason(int(pair[i]), refs, parsed.channel_refs)
+                problems.append(Problem(line, code, reason, **reads.refs(i)))
+            reads.keep(~unusable)
         return reads
 
     def check(self, *, at_s: int, problems: list[Problem]) -> None:
-        duration = np.where(self.duration_s > 0, self.duration_s, self.interval_s)
+        if self.duration_s.any():
+            # Some reads give their own length (Green Button, CMEP): it must fit the channel's.
+            duration = np.where(self.duration_s > 0, self.duration_s, self.interval_s)
+            mismatch = (
+                (duration > self.interval_s)
+                | (self.interval_s % np.maximum(duration, 1) != 0)
+                | (duration <= 0)
+            )
+        else:
+            # Every read is one interval of its channel (Ohm CSV): nothing can mismatch.
+            duration, mismatch = self.interval_s, None
         self.duration_s = duration
-        start = self.end_s - duration
-        mismatch = (
-            (duration > self.interval_s)
-            | (self.interval_s % np.maximum(duration, 1) != 0)
-            | (duration <= 0)
-        )
-        self.report(
-            mismatch,
-            problems,
-            "interval_mismatch",
-            lambda i: (
-                f"interval length {int(self.duration_s[i])} s does not match channel {int(self.interval_s[i])} s"
-            ),
-        )
-        future = ~mismatch & (self.end_s > at_s)
+        if mismatch is not None:
+            self.report(
+                mismatch,
+                problems,
+                "interval_mismatch",
+                lambda i: (
+                    f"interval length {int(self.duration_s[i])} s does not match channel {int(self.interval_s[i])} s"
+                ),
+            )
+        future = self.end_s > at_s
+        if mismatch is not None:
+            future &= ~mismatch
         self.report(
             future,
             problems,
             "future",
             lambda i: f"the interval ending {_iso(self.end_s[i])} ends after the import time",
         )
-        off = ~mismatch & ~future & (start % np.maximum(duration, 1) != 0)
+        # On a boundary: the start, and so the end, is a multiple of the length.
+        if len(duration) and int(duration.min()) == int(duration.max()):
+            off = self.end_s % max(int(duration[0]), 1) != 0
+        else:
+            off = self.end_s % np.maximum(duration, 1) != 0
+        off &= ~future
+        if mismatch is not None:
+            off &= ~mismatch
         self.report(
             off,
             problems,
@@ -415,7 +429,11 @@ class _Reads:
                 f"{_iso(self.end_s[i])} is not on a {int(self.duration_s[i]) // 60}-minute boundary"
             ),
         )
-        self.keep(~(mismatch | future | off))
+        bad = future | off
+        if mismatch is not None:
+            bad |= mismatch
+        if bad.any():
+            self.keep(~bad)
 
     def aggregate(self, problems: list[Problem]) -> None:
         """Reads shorter than their channel's interval (15-minute reads for an hourly channel)
@@ -480,6 +498,7 @@ class _Reads:
         idx = np.arange(len(self.end_s)) if only is None else np.flatnonzero(only)
         key = (self.channel_id[idx] << _SHIFT) + (self.end_s[idx] - self.end_s[idx].min())
         if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
+            self.ordered = only is None
             return
         order = np.argsort(key, kind="stable")
         idx, key = idx[order], key[order]
@@ -522,38 +541,78 @@ class _Reads:
 
     def drop_missing(self) -> None:
         """A read flagged missing says only that there is no value: it fills nothing."""
-        self.keep(self.quality != Quality.MISSING)
+        missing = self.quality == Quality.MISSING
+        if missing.any():
+            self.keep(~missing)
 
 
 def _iso(seconds) -> str:
     return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _channels_of(serials: list[str]):
-    """Meters (by serial) and their channels by number and by measure."""
+class _ChannelTable:
+    """``[meter ref, channel ref]`` -> the channel: id (-1: none), interval minutes (0:
+    register only), number, and whether it measures demand."""
+
+    def __init__(self, meters: int, width: int):
+        self.width = width
+        self.known = np.zeros(meters, dtype=bool)
+        self.channel_id = np.full((meters, width), -1, dtype=np.int64)
+        self.minutes = np.zeros((meters, width), dtype=np.int64)
+        self.number = np.zeros((meters, width), dtype=np.int64)
+        self.demand = np.zeros((meters, width), dtype=bool)
+
+    def reason(self, pair: int, meter_refs, channel_refs) -> tuple[str, str]:
+        meter, j = divmod(pair, self.width)
+        serial, ref = meter_refs[meter], channel_refs[j]
+        if not self.known[meter]:
+            return "unknown_meter", f"no meter {serial} in Ohm"
+        if self.channel_id[meter, j] < 0:
+            named = (
+                f"channel {ref}"
+                if isinstance(ref, int)
+                else f"a {MeterChannel.Measure(ref).label} channel"
+                if ref in MeterChannel.Measure.values
+                else f"a “{ref}” channel"
+            )
+            return "unknown_channel", f"meter {serial} has no {named}"
+        return (
+            "unknown_channel",
+            f"channel {self.number[meter, j]} of meter {serial} keeps register reads only, no intervals",
+        )
+
+
+def _channels_of(serials: list[str]) -> list[tuple]:
+    """``(serial, channel id, number, measure, interval minutes)`` of the meters with those
+    serials, one row per channel (channel fields None for a meter without channels). The
+    serials go to the database as one parameter, however many there are."""
+    if not serials:
+        return []
     meter_table = connection.ops.quote_name(Meter._meta.db_table)
     channel_table = connection.ops.quote_name(MeterChannel._meta.db_table)
     sql = (
         f"SELECT m.serial, c.id, c.number, c.measure, c.interval_minutes FROM {meter_table} m"
         f" LEFT JOIN {channel_table} c ON c.meter_id = m.id"
     )
-    rows: list[tuple] = []
     with connection.cursor() as cursor:
-        if len(serials) > 2000:  # most of the meters: one pass over all is cheaper than IN lists
-            cursor.execute(sql)
-            rows = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{sql} WHERE m.serial = ANY(%s)", [list(serials)])
         else:
-            for lo in range(0, len(serials), 500):
-                chunk = serials[lo : lo + 500]
-                cursor.execute(f"{sql} WHERE m.serial IN ({', '.join(['%s'] * len(chunk))})", chunk)
-                rows.extend(cursor.fetchall())
-    wanted = set(serials)
+            cursor.execute(
+                f"{sql} WHERE m.serial IN (SELECT value FROM json_each(%s))", [json.dumps(serials)]
+            )
+        return cursor.fetchall()
+
+
+def _channels_by_ref(serials: list[str]):
+    """Meters (by serial) and their channels by number and by measure, as dicts: for the
+    few register reads of a file."""
     known: set[str] = set()
     by_number: dict = {}
     by_measure: dict = {}
-    for serial, pk, number, measure, minutes in sorted(rows, key=lambda r: (r[0], r[2] or 0)):
-        if serial not in wanted:
-            continue
+    for serial, pk, number, measure, minutes in sorted(
+        _channels_of(serials), key=lambda r: (r[0], r[2] or 0)
+    ):
         known.add(serial)
         if pk is None:
             continue
@@ -580,50 +639,58 @@ def _store_days(
     chunk_days,
     before_store,
 ) -> None:
-    for minutes in np.unique(reads.interval_s // 60).tolist():
-        sel = np.flatnonzero(reads.interval_s == minutes * 60)
-        interval_s = minutes * 60
+    """Scatter the reads into day rows (``[channel-days, intervals]`` matrices), chunk by chunk,
+    and store each chunk. Reads sorted by channel and time (as files usually are, and as
+    ``dedupe`` found out) are not sorted again."""
+    lengths = reads.interval_s
+    if not len(lengths):
+        return
+    uniform = int(lengths.min()) == int(lengths.max())
+    for interval_s in [int(lengths[0])] if uniform else np.unique(lengths).tolist():
+        sel = None if uniform else np.flatnonzero(lengths == interval_s)
         n = _DAY_S // interval_s
-        start = reads.end_s[sel] - interval_s
+        end_s = reads.end_s if sel is None else reads.end_s[sel]
+        channel_id = reads.channel_id if sel is None else reads.channel_id[sel]
+        start = end_s - interval_s
         day = start // _DAY_S
         slot = (start - day * _DAY_S) // interval_s
-        channel_id = reads.channel_id[sel]
-        key = (channel_id << 20) + (day - day.min())
-        if not bool(np.all(key[1:] >= key[:-1])):
-            order = np.argsort(key, kind="stable")
-            sel, day, slot, channel_id, key = (
-                sel[order],
-                day[order],
-                slot[order],
-                channel_id[order],
-                key[order],
-            )
-        group_starts = (
-            np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-            if len(key)
-            else np.array([], dtype=np.int64)
-        )
-        bounds = np.r_[group_starts, len(key)]
+        if not (reads.ordered and uniform):
+            key = (channel_id << 20) + (day - day.min())
+            if not bool(np.all(key[1:] >= key[:-1])):
+                order = np.argsort(key, kind="stable")
+                sel = order if sel is None else sel[order]
+                day, slot, channel_id = day[order], slot[order], channel_id[order]
+        new_row = np.empty(len(day), dtype=bool)
+        new_row[:1] = True
+        np.not_equal(channel_id[1:], channel_id[:-1], out=new_row[1:])
+        new_row[1:] |= day[1:] != day[:-1]
+        group_starts = np.flatnonzero(new_row)
+        bounds = np.r_[group_starts, len(day)]
+        value = reads.value if sel is None else reads.value[sel]
+        quality = reads.quality if sel is None else reads.quality[sel]
         for lo in range(0, len(group_starts), chunk_days):
             hi = min(lo + chunk_days, len(group_starts))
-            a, b = bounds[lo], bounds[hi]
-            group = np.repeat(np.arange(hi - lo), np.diff(bounds[lo : hi + 1]))
-            values = np.zeros((hi - lo, n), dtype=VALUE_DTYPE)
-            flags = np.full((hi - lo, n), Quality.MISSING, dtype=FLAG_DTYPE)
-            lines = np.zeros((hi - lo, n), dtype=np.int64)
-            values[group, slot[a:b]] = reads.value[sel[a:b]]
-            flags[group, slot[a:b]] = reads.quality[sel[a:b]]
-            lines[group, slot[a:b]] = reads.line[sel[a:b]]
+            a, b = int(bounds[lo]), int(bounds[hi])
+            rows = hi - lo
+            # Row of each read in the chunk, then its cell in the flattened matrices.
+            cell = np.cumsum(new_row[a:b], dtype=np.int64)
+            cell -= 1
+            cell *= n
+            cell += slot[a:b]
+            values = np.zeros((rows, n), dtype=VALUE_DTYPE)
+            flags = np.full((rows, n), Quality.MISSING, dtype=FLAG_DTYPE)
+            values.reshape(-1)[cell] = value[a:b]
+            flags.reshape(-1)[cell] = quality[a:b]
             block = DayBlock(
-                interval_minutes=minutes,
-                channel_ids=channel_id[bounds[lo:hi]],
-                day_numbers=day[bounds[lo:hi]],
+                interval_minutes=interval_s // 60,
+                channel_ids=channel_id[group_starts[lo:hi]],
+                day_numbers=day[group_starts[lo:hi]],
                 values=values,
                 flags=flags,
             )
             _store_chunk(
                 block,
-                lines,
+                _ReadIndex(a, b, cell, sel, rows, n),
                 reads,
                 result=result,
                 problems=problems,
@@ -636,9 +703,28 @@ def _store_days(
             )
 
 
+@dataclass(frozen=True)
+class _ReadIndex:
+    """Which read fills each cell of a chunk's matrices, worked out only when a conflict
+    must name its line: reads ``[a, b)`` (positions in ``sel`` when given) went to ``cell``."""
+
+    a: int
+    b: int
+    cell: np.ndarray
+    sel: np.ndarray | None
+    rows: int
+    n: int
+
+    def matrix(self) -> np.ndarray:
+        index = np.full(self.rows * self.n, -1, dtype=np.int64)
+        positions = np.arange(self.a, self.b, dtype=np.int64)
+        index[self.cell] = positions if self.sel is None else self.sel[positions]
+        return index.reshape(self.rows, self.n)
+
+
 def _store_chunk(
     block: DayBlock,
-    lines,
+    read_index: _ReadIndex,
     reads: _Reads,
     *,
     result,
@@ -659,19 +745,18 @@ def _store_chunk(
     if current:
         new_values = block.values
         block, conflicts = _merge(block, current, replace=replace)
-        for k, s in zip(*np.nonzero(conflicts), strict=True):
-            old = current[(int(block.channel_ids[k]), int(block.day_numbers[k]))]
-            end_s = (int(block.day_numbers[k]) * _DAY_S) + (
-                int(s) + 1
-            ) * block.interval_minutes * 60
-            reason = f"the interval ending {_iso(end_s)} is stored as {Quality.LABELS[int(old.flags[s])]} {float(old.values[s]):g}; this file reads {float(new_values[k, s]):g} (import with replace to overwrite)"
-            problems.append(
-                Problem(
-                    int(lines[k, s]), "conflict", reason, **_refs_for_line(reads, int(lines[k, s]))
-                )
-            )
-        present &= ~conflicts
-    result.intervals_loaded += int(present.sum())
+        if conflicts.any():
+            index = read_index.matrix()
+            for k, s in zip(*np.nonzero(conflicts), strict=True):
+                old = current[(int(block.channel_ids[k]), int(block.day_numbers[k]))]
+                end_s = (int(block.day_numbers[k]) * _DAY_S) + (
+                    int(s) + 1
+                ) * block.interval_minutes * 60
+                reason = f"the interval ending {_iso(end_s)} is stored as {Quality.LABELS[int(old.flags[s])]} {float(old.values[s]):g}; this file reads {float(new_values[k, s]):g} (import with replace to overwrite)"
+                i = int(index[k, s])
+                problems.append(Problem(int(reads.line[i]), "conflict", reason, **reads.refs(i)))
+            present &= ~conflicts
+    result.intervals_loaded += int(np.count_nonzero(present))
     if before_store is not None:
         started = time.perf_counter()
         block = before_store(block)
@@ -685,11 +770,6 @@ def _store_chunk(
         block=block, recorded_at=at, source=source, actor_label=actor_label, current=current
     )
     result.days.update({k: v for k, v in counts.items() if v})
-
-
-def _refs_for_line(reads: _Reads, line: int) -> _Refs:
-    hits = np.flatnonzero(reads.line == line)
-    return reads.refs(int(hits[0])) if len(hits) else {}
 
 
 def _merge(
@@ -740,7 +820,7 @@ def _store_registers(
 ) -> None:
     if not parsed.registers:
         return
-    known, by_number, by_measure = _channels_of(sorted({r.meter_ref for r in parsed.registers}))
+    known, by_number, by_measure = _channels_by_ref(sorted({r.meter_ref for r in parsed.registers}))
     with transaction.atomic():
         for record in parsed.registers:
             refs: _Refs = {"meter_ref": record.meter_ref, "channel_ref": str(record.channel_ref)}
