@@ -106,6 +106,14 @@ def _refund_enrolment(account: Account, at: datetime) -> AutopayEnrolment:
             {"method": "An ACH refund goes back to an active autopay bank account; this "
              "account has none. Refund by check to the mailing address."}
         )  # fmt: skip
+    if enrolment.bank_changed_at > _cooling_off(at):
+        until = enrolment.bank_changed_at + timedelta(
+            days=int(policies.setting("cooling_off_days"))
+        )
+        raise ValidationError(
+            {"method": f"The bank details changed on {localdate(enrolment.bank_changed_at)}: "
+             f"no refund to them before {localdate(until)}."}
+        )  # fmt: skip
     paid = AchEntry.objects.filter(
         enrolment=enrolment,
         kind=AchEntry.Kind.DEBIT,
@@ -117,14 +125,6 @@ def _refund_enrolment(account: Account, at: datetime) -> AutopayEnrolment:
         raise ValidationError(
             {"method": "No payment has come from this bank account yet: refund to the original "
              "payment method, or by check to the mailing address."}
-        )  # fmt: skip
-    if enrolment.bank_changed_at > _cooling_off(at):
-        until = enrolment.bank_changed_at + timedelta(
-            days=int(policies.setting("cooling_off_days"))
-        )
-        raise ValidationError(
-            {"method": f"The bank details changed on {localdate(enrolment.bank_changed_at)}: "
-             f"no refund to them before {localdate(until)}."}
         )  # fmt: skip
     return enrolment
 
