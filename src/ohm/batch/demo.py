@@ -36,6 +36,7 @@ from faker.providers.person.es_MX import Provider as MexicanNames
 from faker.providers.person.zh_CN import Provider as ChineseNames
 
 from ohm.agreements.models import ServiceAgreement
+from ohm.batch.demo_rates import ensure_demo_rate_versions
 from ohm.core import audit, identifiers
 from ohm.core.audit import SystemActor
 from ohm.core.bulk import insert_instances
@@ -1824,6 +1825,7 @@ def build_demo_utility(
     stages: dict[str, float] = {}
     staff_created = ensure_staff_users()
     rates = ensure_demo_rates()
+    ensure_demo_rate_versions(rates, as_of=as_of)
     users = get_user_model()
     staff = {name: users.objects.get(username=name) for _, name in DEMO_STAFF}
     reasons = {r.code: r for r in InteractionReason.objects.all()}

@@ -4,8 +4,11 @@ queue pages (urls_records)."""
 from ohm.console.urls_books import urlpatterns as books_patterns
 from ohm.console.urls_core import urlpatterns as core_patterns
 from ohm.console.urls_financials import urlpatterns as financial_patterns
+from ohm.console.urls_meterdata import urlpatterns as meterdata_patterns
+from ohm.console.urls_rates import urlpatterns as rate_patterns
 from ohm.console.urls_records import urlpatterns as record_patterns
 
 app_name = "console"
 
-urlpatterns = core_patterns + record_patterns + books_patterns + financial_patterns
+urlpatterns = core_patterns + record_patterns + books_patterns + financial_patterns + rate_patterns
+urlpatterns += meterdata_patterns

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
+import numpy as np
 from django.db.models import QuerySet
 
+from ohm.rates import calc
 from ohm.rates import tariff as tariffs
 from ohm.rates.models import RateSchedule, RateVersion
 
@@ -175,3 +178,111 @@ def list_eligible_schedules(
             programs=programs,
         ).eligible
     ]
+
+
+# -- preview bill -------------------------------------------------------------------------
+
+#: Hours that count as "peak" in a sample profile (4–9 pm, the demo utility's peak).
+SAMPLE_PEAK_HOURS = range(16, 21)
+
+
+@dataclass(frozen=True)
+class SampleUsage:
+    """What an analyst types to preview a bill: a month's kWh, the share of it used 4–9 pm,
+    the month's peak kW, and who the customer is (baseline territory, heat source, medical
+    baseline, discount programs)."""
+
+    month: date  # any day of the month; the bill period is the whole calendar month
+    kwh: Decimal
+    peak_share: Decimal = Decimal("0.25")  # 0…1
+    peak_kw: Decimal | None = None
+    exported_kwh: Decimal = Decimal(0)
+    territory: str | None = None
+    heat_source: str | None = None
+    medical: bool = False
+    programs: frozenset[str] = frozenset()
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    start = day.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def sample_intervals(sample: SampleUsage, *, zone) -> calc.IntervalUsage:
+    """An hourly profile of the sample month: ``peak_share`` of the kWh spread evenly over
+    the 4–9 pm hours of every local day, the rest over the other hours; one weekday 5 pm hour
+    set to ``peak_kw`` (when given, and higher than the profile's own) for demand charges.
+    Exported energy, if any, is spread over 10 am–3 pm. Counted to the Wh."""
+    start, end = month_bounds(sample.month)
+    start_at = datetime.combine(start, time.min, tzinfo=zone).astimezone(UTC)
+    end_at = datetime.combine(end, time.min, tzinfo=zone).astimezone(UTC)
+    hours = int((end_at - start_at).total_seconds() // 3600)
+    starts = np.datetime64(start_at.replace(tzinfo=None), "m") + np.arange(hours) * np.timedelta64(
+        60, "m"
+    )
+    local_hour = np.array(
+        [(start_at + timedelta(hours=h)).astimezone(zone).hour for h in range(hours)]
+    )
+    peak = np.isin(local_hour, list(SAMPLE_PEAK_HOURS))
+    total_wh = int((sample.kwh * 1000).to_integral_value())
+    peak_wh = int((sample.kwh * 1000 * sample.peak_share).to_integral_value())
+    delivered = np.zeros(hours, dtype=np.int64)
+    delivered[peak] = _spread(peak_wh, int(peak.sum()))
+    delivered[~peak] = _spread(total_wh - peak_wh, int((~peak).sum()))
+    demand = delivered.copy()
+    if sample.peak_kw is not None:
+        watts = int((sample.peak_kw * 1000).to_integral_value())
+        at = int(np.argmax(peak & (local_hour == 17))) if peak.any() else 0
+        demand[at] = max(int(demand.max()), watts)
+    received = None
+    if sample.exported_kwh:
+        sunny = (local_hour >= 10) & (local_hour < 15)
+        exported = np.zeros(hours, dtype=np.int64)
+        exported[sunny] = _spread(
+            int((sample.exported_kwh * 1000).to_integral_value()), int(sunny.sum())
+        )
+        received = exported.reshape(1, -1)
+    return calc.IntervalUsage(
+        starts=starts,
+        interval_minutes=60,
+        delivered_wh=delivered.reshape(1, -1),
+        received_wh=received,
+        demand_w=demand.reshape(1, -1),
+    )
+
+
+def _spread(total_wh: int, count: int) -> np.ndarray:
+    """``total_wh`` over ``count`` intervals as evenly as whole Wh allow (sums exactly)."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    share, extra = divmod(total_wh, count)
+    out = np.full(count, share, dtype=np.int64)
+    out[:extra] += 1
+    return out
+
+
+def preview_bill(version: RateVersion, sample: SampleUsage, *, zone) -> calc.Bill:
+    """The bill ``version`` would give the sample month on its own (drafts too: this is how
+    an analyst checks a draft before asking for approval).
+
+    :raises tariffs.TariffError: for a document the engine cannot rate.
+    :raises calc.RatingError: for a sample the tariff cannot rate (e.g. no baseline
+        allowance for the territory)."""
+    start, end = month_bounds(sample.month)
+    tariff = tariff_of(version)
+    rated = calc.rate_bills(
+        versions=[calc.VersionSpan(tariff, start, end, f"v{version.number}")],
+        start_date=start,
+        end_date=end,
+        usage=sample_intervals(sample, zone=zone),
+        zone=zone,
+        terms=[
+            calc.AgreementTerms(
+                baseline_territory=sample.territory,
+                heat_source=sample.heat_source,
+                medical=sample.medical,
+                programs=sample.programs,
+            )
+        ],
+    )
+    return rated.bill(0)
