@@ -34,7 +34,7 @@ TENDERS_BY_CHANNEL: dict[str, set[str]] = {
     Channel.PHONE_IVR: {Tender.CARD, Tender.ACH},
     Channel.PORTAL: {Tender.CARD, Tender.ACH},
     Channel.AUTOPAY: {Tender.ACH, Tender.CARD},
-    Channel.LOCKBOX: {Tender.CHECK, Tender.MONEY_ORDER},
+    Channel.LOCKBOX: {Tender.CHECK, Tender.MONEY_ORDER, Tender.ACH},
     Channel.PAY_AGENT: {Tender.CASH, Tender.CHECK, Tender.MONEY_ORDER, Tender.CARD},
     Channel.COLLECTION_AGENCY: {
         Tender.CASH,

@@ -1,0 +1,535 @@
+"""Importing a bank's payment file (BAI2, lockbox; pay-agent files use the lockbox path).
+
+1. The file's SHA-256 names its ``ImportRun``: a file imported before posts nothing again.
+2. The whole file is read and checked first (``lockbox_format``, ``bai2_format``): a bad file
+   is refused with every error found and nothing is posted.
+3. Each item is matched to an account: by OCR scan line, else by account number, else by
+   the payer's name together with an amount equal to exactly one such customer's balance.
+   Items that match nothing (or a closed account, or a cash-only account's check) go to
+   unapplied cash, and one work item asks a CSR to work the unapplied queue.
+4. Items post through a ``core.BatchRun`` (kind ``payments.file_import``, key the file's
+   SHA-256): each chunk is one transaction holding its payments, their journal entries
+   (``ohm.ledger.batch.post_entries_batch``, set-based), the import's counters and the
+   chunk's done mark, so a run killed at any point and started again (same file) resumes
+   after the last whole chunk; items whose keys are already posted are never posted twice.
+5. The run keeps the reconciliation: file totals against posted, unapplied and duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q
+
+from ohm.core import audit, batchrun
+from ohm.core.audit import SystemActor
+from ohm.core.bulk import insert_rows
+from ohm.core.checkdigit import is_luhn_valid
+from ohm.core.localtime import localdate
+from ohm.core.models import BatchRun
+from ohm.core.money import format_cents
+from ohm.customers.models import Account
+from ohm.ledger import queries as ledger_queries
+from ohm.ledger.batch import post_entries_batch
+from ohm.ledger.operations import EntrySpec
+from ohm.payments import policies, scanline
+from ohm.payments.bai2_format import parse_bai2
+from ohm.payments.lockbox_format import (
+    DEFAULT_LAYOUT,
+    FileItem,
+    FileRefused,
+    LockboxLayout,
+    ParsedFile,
+    parse_lockbox,
+)
+from ohm.payments.models import Channel, ImportRun, Payment, Tender
+from ohm.payments.operations import journal_key, payment_description, payment_lines
+from ohm.workqueue import operations as workqueue
+
+FORMATS = ("bai2", "lockbox")
+CHUNK_SIZE = 10_000
+NOTES_KEPT = 200
+NAME_CANDIDATES = 20
+
+
+class ImportRefused(ValidationError):
+    """The file as a whole is refused; nothing of it posted."""
+
+    def __init__(self, file_name: str, errors: list[str]):
+        self.errors = errors
+        super().__init__({"file": [f"{file_name}: {error}" for error in errors]}, code="refused")
+
+
+@dataclass(frozen=True)
+class Match:
+    account_id: int | None
+    reason: str = ""  # why unapplied
+    stated: str = ""
+    how: str = ""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    run: ImportRun
+    replayed: bool  # the file was imported before: nothing posted now
+    batch: BatchRun | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.run.status == ImportRun.Status.DONE
+
+
+def file_sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def parse_file(
+    content: bytes, *, file_format: str, layout: LockboxLayout | None = None
+) -> ParsedFile:
+    """:raises FileRefused: the file is not acceptable as a whole."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRefused([f"byte {exc.start}: the file is not UTF-8 or ASCII text"]) from exc
+    if file_format == "bai2":
+        return parse_bai2(text)
+    if file_format == "lockbox":
+        return parse_lockbox(text.splitlines(), layout=layout or DEFAULT_LAYOUT)
+    raise FileRefused([f"“{file_format}” is not a file format Ohm reads ({', '.join(FORMATS)})"])
+
+
+# Matching ----------------------------------------------------------------------------------------
+
+
+def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
+    """number → (id, status, cash_only) for the numbers that exist; a query per 5,000."""
+    found: dict[str, tuple[int, str, bool]] = {}
+    listed = sorted(numbers)
+    for start in range(0, len(listed), 5000):
+        for number, pk, status, cash_only in Account.objects.filter(
+            number__in=listed[start : start + 5000]
+        ).values_list("number", "pk", "status", "cash_only"):
+            found[number] = (pk, status, cash_only)
+    return found
+
+
+def _wanted_number(item: FileItem) -> tuple[str, str, str]:
+    """(account number, how it was found, why not) from the item's scan line or number."""
+    if item.scan_line:
+        try:
+            return scanline.parse_scan_line(item.scan_line).account_number, "scan line", ""
+        except scanline.InvalidScanLine as exc:
+            problem = str(exc)
+        else:  # pragma: no cover - returned above
+            problem = ""
+    else:
+        problem = ""
+    digits = re.sub(r"[\s\-]", "", item.account_number)
+    if digits:
+        if len(digits) == 10 and digits.isdigit() and is_luhn_valid(digits):
+            return digits, "account number", ""
+        problem = problem or f"“{item.account_number}” is not an account number."
+    return "", "", problem
+
+
+def _by_name_and_amount(item: FileItem) -> int | None:
+    """The one open account whose customer bears the payer's name and owes exactly the amount."""
+    words = [w for w in re.split(r"[\s,.]+", item.payer_name) if len(w) > 1]
+    if not words:
+        return None
+    named = Q()
+    for word in words:
+        named |= Q(account_persons__person__last_name__iexact=word)
+    named |= Q(account_persons__person__business_name__iexact=item.payer_name)
+    candidates = list(
+        Account.objects.filter(named, account_persons__end_date__isnull=True)
+        .exclude(status=Account.Status.CLOSED)
+        .values_list("pk", flat=True)
+        .distinct()[:NAME_CANDIDATES]
+    )
+    owing = [
+        pk
+        for pk in candidates
+        if ledger_queries.get_balance_cents(account_id=pk) == item.amount_cents
+    ]
+    return owing[0] if len(owing) == 1 else None
+
+
+def match_items(items: list[FileItem], *, tender_refused_if_cash_only: bool = True) -> list[Match]:
+    """Where each item goes (see the module docstring for the order of the rules)."""
+    wanted = [_wanted_number(item) for item in items]
+    rows = _account_rows({number for number, _, _ in wanted if number})
+    matches = []
+    for item, (number, how, problem) in zip(items, wanted, strict=True):
+        stated = item.scan_line or item.account_number
+        row = rows.get(number) if number else None
+        if row is None:
+            by_name = _by_name_and_amount(item) if item.payer_name else None
+            if by_name is not None:
+                matches.append(Match(by_name, stated=stated, how="name and amount"))
+                continue
+            reason = problem or (
+                f"No account {number}." if number else "The item names no account."
+            )
+            matches.append(Match(None, reason=reason, stated=stated))
+            continue
+        pk, status, cash_only = row
+        if status == Account.Status.CLOSED:
+            matches.append(Match(None, reason=f"Account {number} is closed.", stated=stated))
+        elif (
+            cash_only
+            and tender_refused_if_cash_only
+            and item.tender in policies.REFUSED_WHEN_CASH_ONLY
+        ):
+            matches.append(
+                Match(
+                    None,
+                    reason=f"Account {number} is cash only: a {item.tender} arrived anyway.",
+                    stated=stated,
+                )
+            )
+        else:
+            matches.append(Match(pk, stated=stated, how=how))
+    return matches
+
+
+# Posting -----------------------------------------------------------------------------------------
+
+
+class _Rows:
+    """Values in the database's own form for ``insert_rows`` (SQLite wants text dates)."""
+
+    def __init__(self):
+        self.sqlite = connection.vendor == "sqlite"
+
+    def moment(self, value: datetime):
+        return connection.ops.adapt_datetimefield_value(value) if self.sqlite else value
+
+    def day(self, value: date):
+        return connection.ops.adapt_datefield_value(value) if self.sqlite else value
+
+
+PAYMENT_COLUMNS = (
+    "account_id",
+    "amount_cents",
+    "tender",
+    "channel",
+    "status",
+    "idempotency_key",
+    "reference",
+    "payer_name",
+    "tender_detail",
+    "stated_account",
+    "unapplied_reason",
+    "received_at",
+    "effective_date",
+    "entry_key",
+    "reversal_reason",
+    "import_run_id",
+    "processor_ref",
+    "processor_message",
+    "created_by_label",
+)
+
+
+def _posted_keys(channel: str, keys: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 5000):
+        found.update(
+            Payment.objects.filter(
+                channel=channel, idempotency_key__in=keys[start : start + 5000]
+            ).values_list("idempotency_key", "pk")
+        )
+    return found
+
+
+# A chunk's items, as stored in its BatchChunk (JSON): decided once, when the run is planned.
+# [line, key, cents, tender, reference, payer name, account id or None, why unapplied, stated]
+Row = list
+
+
+def _row(item: FileItem, match: Match) -> Row:
+    tender = item.tender if item.tender in Tender.values else Tender.CHECK
+    return [
+        item.line,
+        item.key,
+        item.amount_cents,
+        tender,
+        item.reference[:80],
+        item.payer_name[:120],
+        match.account_id,
+        match.reason[:200],
+        match.stated[:40],
+    ]
+
+
+def _actor(run: BatchRun):
+    return run.actor if run.actor_id is not None else SystemActor(run.actor_label or "import")
+
+
+def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str, int]:
+    """One chunk, inside the BatchRun's chunk transaction: its payments, their journal entries
+    (set-based) and the import's counters. Keys posted before (an earlier file sent the same
+    bank item) are counted as duplicates, not posted again."""
+    params = run.parameters
+    channel = params["channel"]
+    effective_date = date.fromisoformat(params["effective_date"])
+    import_run_id = params["import_run"]
+    actor = _actor(run)
+    already = _posted_keys(channel, [row[1] for row in items])
+    fresh = [row for row in items if row[1] not in already]
+    duplicates = [(row, already[row[1]]) for row in items if row[1] in already]
+    values = _Rows()
+    received = values.moment(at)
+    day = values.day(effective_date)
+    label = getattr(actor, "username", "") or str(actor)
+    specs = []
+    rows = []
+    for _line, key, cents, tender, reference, payer, account_id, reason, stated in fresh:
+        entry_key = journal_key(channel, key)
+        memo = (reference or payer)[:200]
+        specs.append(
+            EntrySpec(
+                kind="payment",
+                effective_date=effective_date,
+                idempotency_key=entry_key,
+                description=payment_description(
+                    tender=tender, channel=channel, reference=reference, unapplied=not account_id
+                ),
+                lines=payment_lines(
+                    channel=channel, amount_cents=cents, account_id=account_id, memo=memo
+                ),
+                reason_code="payment",
+                source=f"import:{import_run_id}",
+            )
+        )
+        rows.append(
+            (
+                account_id,
+                cents,
+                tender,
+                channel,
+                Payment.Status.POSTED if account_id else Payment.Status.UNAPPLIED,
+                key,
+                reference,
+                payer,
+                "",
+                stated,
+                reason,
+                received,
+                day,
+                entry_key,
+                "",
+                import_run_id,
+                "",
+                "",
+                label,
+            )
+        )
+    if specs:
+        post_entries_batch(
+            specs, actor=actor, at=at, chunk_size=len(specs), source=f"import:{import_run_id}"
+        )
+        insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
+    counts = {
+        "posted_count": sum(1 for row in fresh if row[6]),
+        "posted_cents": sum(row[2] for row in fresh if row[6]),
+        "unapplied_count": sum(1 for row in fresh if not row[6]),
+        "unapplied_cents": sum(row[2] for row in fresh if not row[6]),
+        "duplicate_count": len(duplicates),
+        "duplicate_cents": sum(row[2] for row, _ in duplicates),
+    }
+    notes = [
+        f"line {row[0]}: {format_cents(row[2])} to suspense — {row[7]}"
+        for row in fresh
+        if not row[6]
+    ] + [
+        f"line {row[0]}: {format_cents(row[2])} was posted before as payment {pk}"
+        for row, pk in duplicates
+    ]
+    ImportRun.objects.filter(pk=import_run_id).update(
+        **{name: F(name) + value for name, value in counts.items()}
+    )
+    if notes:
+        import_run = ImportRun.objects.get(pk=import_run_id)
+        import_run.notes = (import_run.notes + notes)[:NOTES_KEPT]
+        import_run.save(update_fields=["notes"])
+    return counts
+
+
+def finish_import(*, run: BatchRun, at: datetime) -> dict:
+    """Once every chunk is in: the import is done, its reconciliation audited, and one work
+    item raised when payments went to suspense. Idempotent (a kill here runs it again)."""
+    import_run = ImportRun.objects.select_for_update().get(pk=run.parameters["import_run"])
+    if import_run.status == ImportRun.Status.DONE:
+        return {"reconciled": int(import_run.reconciled)}
+    actor = _actor(run)
+    import_run.status = ImportRun.Status.DONE
+    import_run.finished_at = at
+    import_run.save(update_fields=["status", "finished_at"])
+    if import_run.unapplied_count:
+        workqueue.raise_work_item(
+            category_code="unapplied_payment",
+            title=f"{import_run.unapplied_count} unapplied payments "
+            f"({format_cents(import_run.unapplied_cents)}) from {import_run.file_name}"[:200],
+            description="Open the unapplied payments queue, find each payer's account and "
+            "apply the payment. The import's notes say why each went to suspense.",
+            subject=import_run,
+            actor=actor,
+            at=at,
+        )
+    audit.record(
+        "payments.import.done",
+        subject=import_run,
+        actor=actor,
+        at=at,
+        after={
+            "file": import_run.file_name,
+            "sha256": import_run.file_sha256,
+            "items": import_run.file_item_count,
+            "total_cents": import_run.file_total_cents,
+            "posted": [import_run.posted_count, import_run.posted_cents],
+            "unapplied": [import_run.unapplied_count, import_run.unapplied_cents],
+            "duplicates": [import_run.duplicate_count, import_run.duplicate_cents],
+            "reconciled": import_run.reconciled,
+        },
+    )
+    return {"reconciled": int(import_run.reconciled)}
+
+
+JOB_KIND = "payments.file_import"
+
+
+def register_job() -> None:
+    batchrun.register(
+        batchrun.JobKind(
+            name=JOB_KIND, label="Payment file", process=process_chunk, finish=finish_import
+        )
+    )
+
+
+def _refuse(
+    run: ImportRun | None,
+    *,
+    sha: str,
+    file_name: str,
+    file_format: str,
+    errors: list[str],
+    actor,
+    at: datetime,
+) -> None:
+    with transaction.atomic():
+        if run is None:
+            run = ImportRun.objects.create(
+                file_sha256=sha,
+                file_name=file_name[:255],
+                format=file_format,
+                started_at=at,
+                actor_label=getattr(actor, "username", "") or str(actor),
+            )
+        run.status = ImportRun.Status.REFUSED
+        run.errors = errors[:NOTES_KEPT]
+        run.finished_at = at
+        run.save(update_fields=["status", "errors", "finished_at"])
+        audit.record(
+            "payments.import.refused",
+            subject=run,
+            actor=actor,
+            at=at,
+            after={"file": file_name, "sha256": sha, "errors": errors[:20]},
+        )
+
+
+def import_payment_file(
+    *,
+    content: bytes,
+    file_name: str,
+    file_format: str,
+    actor,
+    at: datetime,
+    clock: Callable[[], datetime] | None = None,
+    channel: str = Channel.LOCKBOX,
+    layout: LockboxLayout | None = None,
+    effective_date: date | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    max_chunks: int | None = None,
+    progress: batchrun.Progress | None = None,
+) -> ImportResult:
+    """Import one bank file (see the module docstring) and return its run.
+
+    ``effective_date`` defaults to the file's deposit date; ``clock`` stamps each chunk (the
+    interface's clock; ``at`` when left out). A run that stops part way (a chunk failed, or
+    ``max_chunks`` reached) comes back with ``run.status == "running"`` and the BatchRun's
+    message; importing the same file again resumes it.
+
+    :raises ImportRefused: the file is bad as a whole (nothing posted; the run is kept as
+        refused with its errors).
+    """
+    if channel not in (Channel.LOCKBOX, Channel.PAY_AGENT, Channel.COLLECTION_AGENCY):
+        raise ValidationError({"channel": f"Files do not arrive by the {channel} channel."})
+    sha = file_sha256(content)
+    run = ImportRun.objects.filter(file_sha256=sha).first()
+    if run is not None and run.status == ImportRun.Status.DONE:
+        return ImportResult(run=run, replayed=True)
+    batch = run.batch_run if run is not None and run.batch_run_id else None
+    if batch is None:
+        try:
+            parsed = parse_file(content, file_format=file_format, layout=layout)
+        except FileRefused as exc:
+            _refuse(
+                run,
+                sha=sha,
+                file_name=file_name,
+                file_format=file_format,
+                errors=exc.errors,
+                actor=actor,
+                at=at,
+            )
+            raise ImportRefused(file_name, exc.errors) from exc
+        day = effective_date or parsed.deposit_date or localdate(at)
+        matches = match_items(parsed.items)
+        with transaction.atomic():
+            if run is None:
+                run = ImportRun.objects.create(
+                    file_sha256=sha,
+                    file_name=file_name[:255],
+                    format=file_format,
+                    started_at=at,
+                    actor_label=getattr(actor, "username", "") or str(actor),
+                )
+            run.status = ImportRun.Status.RUNNING
+            run.errors = []
+            run.deposit_date = parsed.deposit_date
+            run.file_item_count = parsed.file_item_count
+            run.file_total_cents = parsed.file_total_cents
+            run.skipped_count = len(parsed.skipped)
+            run.skipped_cents = sum(cents for _, cents, _ in parsed.skipped)
+            batch = batchrun.plan_run(
+                kind=JOB_KIND,
+                items=(
+                    _row(item, match) for item, match in zip(parsed.items, matches, strict=True)
+                ),
+                chunk_size=chunk_size,
+                actor=actor,
+                at=at,
+                parameters={
+                    "import_run": run.pk,
+                    "channel": channel,
+                    "effective_date": day.isoformat(),
+                    "file": file_name,
+                },
+                key=f"{JOB_KIND}:{sha}",
+            )
+            run.batch_run = batch
+            run.save()
+    batch = batchrun.execute_run(
+        batch, at=clock or (lambda: at), progress=progress, max_chunks=max_chunks
+    )
+    run.refresh_from_db()
+    return ImportResult(run=run, replayed=False, batch=batch)
