@@ -11,10 +11,16 @@ Load shapes by profile, each in the utility's local time (so peaks stay at 7 PM 
 - ``vacant_with_use``: residential-looking use — the caller gives it to a meter at an
   inactive service point, the consumption-on-inactive case VEE should catch.
 
-A few meters (chosen by the seed among the residential ones) get gaps (MISSING intervals),
-spikes, and a tamper event after which their recorded use drops — the pattern a theft
-analyst looks for. Everything is a function of the seed; values are numpy-built and written
-as day blocks (one row per channel per UTC day) through the store.
+A few meters (chosen by the seed among the residential ones) get gaps (MISSING intervals:
+short ones VEE interpolates, a day or so it fills from the same weekdays, and a dead radio
+for five weeks — with its communication-failure event — that it cannot estimate), spikes
+(a 20 kW hour at a home), and a tamper event after which their recorded use drops — the
+pattern a theft analyst looks for. Everything is a function of the seed; values are
+numpy-built and written as day blocks (one row per channel per UTC day) through the store.
+
+Then VEE runs over everything written, as it would after an import: estimates are written as
+new versions, and what needs a person — the unestimated gap, the spikes, the tamper events,
+the use at the unserved premise — becomes VEE exceptions in the work queues.
 """
 
 from __future__ import annotations
@@ -24,11 +30,16 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
+from django.db.models import Max
 
-from ohm.core.localtime import utility_zone
+from ohm.agreements.models import ServiceAgreement
+from ohm.agreements.queries import account_for_service_point
+from ohm.core.audit import SystemActor
+from ohm.core.localtime import start_of_day, utility_zone
 from ohm.metering.models import Meter, MeterChannel, MeterEvent, Quality
 from ohm.metering.store import DayBlock, day_number, intervals_per_day, save_day_block
 from ohm.metering.usage import utc_offsets
+from ohm.metering.vee_operations import VeeReport, run_vee
 
 PROFILES = ("residential", "commercial", "ev", "solar", "ev_solar", "vacant_with_use")
 SOLAR = {"solar", "ev_solar"}
@@ -84,10 +95,12 @@ def build_demo_interval_data(
     seed: int,
     profiles: Mapping[str, str] | None = None,
     recorded_at: datetime | None = None,
+    vee: bool = True,
 ) -> dict:
     """Write ``days`` UTC days of intervals ending the day before ``as_of`` for each meter's
-    kWh channels; ``profiles`` maps serial to a ``PROFILES`` kind (default residential).
-    Returns a summary: counts, the meters given each anomaly, and the seconds it took."""
+    kWh channels; ``profiles`` maps serial to a ``PROFILES`` kind (default residential); then
+    (unless ``vee`` is false) run VEE over them. Returns a summary: counts, the meters given
+    each anomaly, what VEE raised, and the seconds it took."""
     began = clock_time.perf_counter()
     profiles = dict(profiles or {})
     meters = sorted(
@@ -153,8 +166,61 @@ def build_demo_interval_data(
             intervals += written[1]
     summary["channel_days"], summary["intervals"] = channel_days, intervals
     MeterEvent.objects.bulk_create(tamper_events, ignore_conflicts=True)
+    if vee:
+        report = _run_vee(meters, first_day, as_of, recorded_at)
+        summary["vee"] = {
+            "channels": report.channels_checked,
+            "channel_days": report.days_checked,
+            "estimated_intervals": report.estimated_intervals,
+            "unestimated_intervals": report.unestimated_intervals,
+            "exceptions": report.raised_by_rule(),
+        }
     summary["seconds"] = round(clock_time.perf_counter() - began, 2)
     return summary
+
+
+def _run_vee(meters: list[Meter], first_day: date, as_of: date, at: datetime) -> VeeReport:
+    """VEE over every interval channel the demo wrote, with the agreements as its account
+    lookup. A meter at an unserved premise is checked from the day after its last customer
+    left: the use it goes on recording since is the consumption-on-inactive case."""
+    start_at = datetime.combine(first_day, time.min, tzinfo=UTC)
+    end_at = datetime.combine(as_of, time.min, tzinfo=UTC)
+    spans: dict[datetime, list[MeterChannel]] = {}
+    for meter in meters:
+        begin = max(start_at, _vacant_since(meter) or start_at)
+        for channel in meter.channels.all():
+            if channel.interval_minutes and (
+                channel.measure == MeterChannel.Measure.KWH_DELIVERED
+                or channel.interval_days.exists()
+            ):
+                spans.setdefault(min(begin, end_at - timedelta(days=1)), []).append(channel)
+    report = VeeReport()
+    for begin, channels in sorted(spans.items()):
+        report.merge(
+            run_vee(
+                channels=channels,
+                start_at=begin,
+                end_at=end_at,
+                actor=SystemActor("demo VEE"),
+                at=at,
+                account_lookup=account_for_service_point,
+            )
+        )
+    return report
+
+
+def _vacant_since(meter: Meter) -> datetime | None:
+    """When the premise of a meter nobody is served at was left (None: someone is served)."""
+    installation = meter.installations.filter(removed_at__isnull=True).first()
+    if installation is None:
+        return None
+    agreements = ServiceAgreement.objects.filter(
+        service_point_id=installation.service_point_id
+    ).exclude(status=ServiceAgreement.Status.CANCELLED)
+    if agreements.filter(end_date__isnull=True).exists():
+        return None
+    ended = agreements.aggregate(latest=Max("end_date"))["latest"]
+    return start_of_day(ended + timedelta(days=1)) if ended else None
 
 
 def _channel(meter: Meter, measure: str) -> MeterChannel | None:
@@ -212,14 +278,35 @@ def _write_chunk(
     flags = np.full((m, t), Quality.ACTUAL, dtype=np.uint8)
     for row, k in enumerate(chunk):
         if k in gaps:
-            for _ in range(3):
+            # Short gaps (interpolated), a day or so (from the same weekdays)...
+            for hours in (2, int(rng.integers(20, 40))):
                 start = int(rng.integers(0, t - 48 * n // 24))
-                run = int(rng.integers(2, 30)) * n // 24
+                run = hours * n // 24
                 values[row, start : start + run] = 0
                 flags[row, start : start + run] = Quality.MISSING
+            # ...and a dead radio for five weeks, ending a fortnight before the end: the last
+            # week of it has no same-weekday history and needs a person.
+            dead_end = t - 14 * n
+            dead_start = max(0, dead_end - 35 * n)
+            values[row, dead_start:dead_end] = 0
+            flags[row, dead_start:dead_end] = Quality.MISSING
+            failed = datetime.combine(first_day, time.min, tzinfo=UTC) + timedelta(
+                minutes=dead_start * (1440 // n)
+            )
+            tamper_events.append(
+                MeterEvent(
+                    meter=meters[k],
+                    kind=MeterEvent.Kind.COMM_FAILURE,
+                    occurred_at=failed,
+                    received_at=failed + timedelta(minutes=15),
+                    detail={"demo": True},
+                    source="demo",
+                )
+            )
         if k in spikes:
-            at = rng.integers(0, t, size=3)
-            values[row, at] *= 25
+            # A 20 kW hour at a home: far above its own history, for a person to look at.
+            at = rng.integers(t - 60 * n, t, size=3)
+            values[row, at] = 20.0 * per_interval
         if k in tampers:
             when = int(rng.integers(t // 3, 2 * t // 3))
             values[row, when:] *= 0.3  # a bypass: the meter now sees a fraction of the use

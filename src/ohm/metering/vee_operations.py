@@ -282,6 +282,14 @@ def _validate_and_estimate(
     level = vee.history_percentile(
         values[:, history], flags[:, history], percentile=rules.spike_percentile
     )
+    if not np.isfinite(level).all():
+        # No history before the period (a new meter, a year imported at once): the period
+        # is the channel's own history.
+        level = np.where(
+            np.isfinite(level),
+            level,
+            vee.history_percentile(period_values, period_flags, percentile=rules.spike_percentile),
+        )
     found += vee.find_spikes(
         period_values,
         period_flags,
@@ -473,7 +481,13 @@ def _raise_items(
     raised, skipped = [], 0
     for finding in findings:
         channel, meter = finding.channel, finding.channel.meter
-        for first, last, start_at, end_at, runs in _day_groups(finding):
+        groups = _day_groups(finding)
+        for first, last, start_at, end_at, runs in groups:
+            message = finding.message
+            if len(groups) > 1 and finding.runs:
+                minutes = channel.interval_minutes or 60
+                count = sum(int((b - a).total_seconds() // (minutes * 60)) for a, b in runs)
+                message += f"; {count} of those intervals fall on these days"
             ranges = known.setdefault((channel.pk, finding.code), [])
             if any(a <= last and first <= b for a, b in ranges):
                 skipped += 1
@@ -481,7 +495,7 @@ def _raise_items(
             ranges.append((first, last))
             unauthorized = finding.code in UNAUTHORIZED_RULES
             description = (
-                f"{finding.message}.\n"
+                f"{message}.\n"
                 f"Rule: {RULE_LABELS.get(finding.code, finding.code)} ({finding.code}). "
                 f"Meter {meter.serial}, channel {channel.number} ({channel.get_measure_display()}), "
                 f"{to_local(start_at):%Y-%m-%d %H:%M} to {to_local(end_at):%Y-%m-%d %H:%M} local time."
@@ -506,7 +520,7 @@ def _raise_items(
                 "channel_id": channel.pk,
                 "channel": channel.number,
                 "rule": finding.code,
-                "message": finding.message,
+                "message": message,
                 "first_day": first,
                 "last_day": last,
                 "start_at": start_at,
