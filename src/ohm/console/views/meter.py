@@ -21,10 +21,16 @@ from ohm.core import clock
 from ohm.core.localtime import day_bounds, localdate, to_local
 from ohm.core.models import AuditEvent
 from ohm.metering import headend_operations
+from ohm.metering import queries as metering_queries
 from ohm.metering.adapters import get_headend
 from ohm.metering.adapters.headend import CommStatus, SwitchState
-from ohm.metering.models import IntervalDay, Meter, MeterEvent, RegisterRead
+from ohm.metering.models import IntervalDay, Meter, MeterChannel, MeterEvent, Quality, RegisterRead
+from ohm.metering.store import load_intervals
 from ohm.metering.usage import daily_usage, hourly_usage
+
+QUALITY_DAYS = 14
+#: Worst first: an hour shows the worst quality of its intervals.
+_SEVERITY = [Quality.MISSING, Quality.EDITED, Quality.ESTIMATED, Quality.ACTUAL]
 
 RECENT_EVENTS = 15
 SWITCH_KINDS = (MeterEvent.Kind.SWITCH_OPENED, MeterEvent.Kind.SWITCH_CLOSED)
@@ -84,6 +90,15 @@ def meter_detail(request, serial: str):
         .values("day", "recorded_at", "source")
         .first()
     )
+    today = localdate(clock.now())
+    delivered = _delivered_channel(meter)
+    quality = []
+    if delivered is not None and latest_day is not None:
+        # The last fortnight that has data: a meter whose reads stopped still shows them.
+        last = min(today, latest_day["day"]) + timedelta(days=1)
+        quality = metering_queries.list_day_quality(
+            channel=delivered, start_date=last - timedelta(days=QUALITY_DAYS), end_date=last
+        )[::-1]
     return render(
         request,
         "console/meter/detail.html",
@@ -102,9 +117,41 @@ def meter_detail(request, serial: str):
             "has_received": meter.channels.filter(
                 measure="kwh_received", interval_minutes__isnull=False
             ).exists(),
-            "today": localdate(clock.now()),
+            "today": today,
+            "quality": quality,
+            "delivered": delivered,
+            "corrections": metering_queries.list_corrected_days(meter=meter),
+            "exceptions": metering_queries.list_meter_vee_exceptions(meter=meter),
         },
     )
+
+
+def _delivered_channel(meter: Meter) -> MeterChannel | None:
+    return (
+        meter.channels.filter(
+            measure=MeterChannel.Measure.KWH_DELIVERED, interval_minutes__isnull=False
+        )
+        .order_by("number")
+        .first()
+    )
+
+
+def _hour_qualities(meter: Meter, start_at, end_at, hours: int) -> list[str]:
+    """The worst quality of the delivered channel's intervals in each hour of the span."""
+    channel = _delivered_channel(meter)
+    if channel is None:
+        return ["missing"] * hours
+    series = load_intervals(channel=channel, start_at=start_at, end_at=end_at)
+    hour = (
+        ((series.starts - series.starts[0]).astype("timedelta64[m]").astype(int) // 60)
+        if len(series.starts)
+        else []
+    )
+    worst = [Quality.ACTUAL] * hours
+    for index, flag in zip(hour, series.flags.tolist(), strict=True):
+        if index < hours and _SEVERITY.index(flag) < _SEVERITY.index(worst[index]):
+            worst[index] = flag
+    return [Quality.LABELS[flag] for flag in worst]
 
 
 def _ping_message(result) -> str:
@@ -236,12 +283,15 @@ def meter_usage(request, serial: str):
             return JsonResponse({"error": "day must be YYYY-MM-DD"}, status=400)
         start_at, end_at = day_bounds(day)
         body["day"] = day.isoformat()
+        hours = hourly_usage(meter=meter, start_at=start_at, end_at=end_at)
+        qualities = _hour_qualities(meter, start_at, end_at, len(hours))
         body["hourly"] = [
             {
                 "start": to_local(h.start_at).strftime("%H:%M"),
                 "delivered_kwh": round(h.delivered_kwh, 3),
                 "received_kwh": round(h.received_kwh, 3),
+                "quality": quality,
             }
-            for h in hourly_usage(meter=meter, start_at=start_at, end_at=end_at)
+            for h, quality in zip(hours, qualities, strict=True)
         ]
     return JsonResponse(body)
