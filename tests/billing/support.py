@@ -109,3 +109,35 @@ def served_with_rate(document: dict | None = None, *, rate_code: str = "T-FLAT",
     if not schedule.versions.exists():
         approve(schedule, date(2025, 1, 1), document or flat_tariff())
     return result
+
+
+def served_from(start: date, document: dict | None = None, *, rate_code: str = "T-FLAT", cycle=1):
+    """An account of ``cycle`` whose service starts on ``start`` (meter installed the day
+    before), on ``rate_code`` (first approved version from 2025-01-01: ``document``)."""
+    from ohm.agreements import operations as agreement_operations
+    from ohm.metering import operations as metering_operations
+    from tests.factories import make_account, make_meter, make_rate, make_service_point
+
+    at = datetime.combine(start, time(12), tzinfo=UTC)
+    account = make_account(cycle=cycle, opened=start)
+    point = make_service_point()
+    metering_operations.install_meter(
+        meter=make_meter(),
+        service_point=point,
+        installed_at=at - timedelta(days=1),
+        actor=SYSTEM,
+        at=at,
+    )
+    schedule = make_rate(rate_code)
+    if not schedule.versions.exists():
+        approve(schedule, date(2025, 1, 1), document or flat_tariff())
+    agreement_operations.start_service(
+        account=account,
+        service_point=point,
+        rate_schedule=schedule,
+        start_date=start,
+        actor=SYSTEM,
+        at=at,
+    )
+    account.refresh_from_db()
+    return account

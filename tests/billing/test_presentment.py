@@ -1,0 +1,95 @@
+"""The bill PDF (Typst), its OCR scan line, Spanish bills, e-bills and the print file."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.core import mail
+
+from ohm.billing import operations, presentment
+from ohm.billing.models import Bill
+from ohm.core.audit import SystemActor
+from ohm.customers.models import Account
+from ohm.payments.scanline import build_scan_line, parse_scan_line
+from tests.billing.support import delivered_channel, served_with_rate, store_local_days
+from tests.billing.test_operations import APRIL, AT
+
+ACTOR = SystemActor("tests")
+
+
+def issued_bill(**account) -> Bill:
+    acct = served_with_rate(**account)
+    store_local_days(delivered_channel(acct), date(2026, 3, 1), date(2026, 4, 1))
+    (bill,) = operations.bill_accounts(account_ids=[acct.pk], dates=APRIL, at=AT, actor=ACTOR).bills
+    return Bill.objects.select_related("account").get(pk=bill.pk)
+
+
+@pytest.mark.django_db
+class TestBillDocument:
+    def test_every_line_and_the_scan_line_are_in_the_data(self):
+        bill = issued_bill()
+
+        ((_, data),) = presentment.documents([bill], scan_line=build_scan_line)
+
+        described = [line["description"] for line in data["segments"][0]["lines"]]
+        assert described == [line.description for line in bill.lines.all()]
+        assert data["total_due"] == "$89.66"
+        scan = parse_scan_line(data["scan_line"])
+        assert scan.account_number == bill.account.number
+        assert scan.amount_due_cents == bill.total_due_cents
+        assert data["history"][-1]["kwh"] == "734"
+
+    def test_the_pdf_renders(self):
+        bill = issued_bill()
+
+        pdf = presentment.bill_pdf(bill, scan_line=build_scan_line)
+
+        assert pdf.startswith(b"%PDF-")
+        assert len(pdf) > 5_000
+
+    def test_a_spanish_speaking_account_gets_a_spanish_bill(self):
+        bill = issued_bill()
+        Account.objects.filter(pk=bill.account_id).update(language="es")
+        Bill.objects.filter(pk=bill.pk).update(language="es")
+        bill.refresh_from_db()
+
+        ((_, data),) = presentment.documents([bill], scan_line=build_scan_line)
+
+        assert data["labels"]["total_due"] == "Total a pagar"
+        assert data["due_date"] == "23 de abril de 2026"
+        assert data["segments"][0]["lines"][0]["description"].startswith("Cargo fijo")
+        assert presentment.bill_pdf(bill, scan_line=build_scan_line).startswith(b"%PDF-")
+
+    def test_customer_text_is_never_markup(self):
+        bill = issued_bill()
+        Account.objects.filter(pk=bill.account_id).update(address_line1='#exit() *bold* "quoted"')
+
+        pdf = presentment.bill_pdf(bill, scan_line=build_scan_line)
+
+        assert pdf.startswith(b"%PDF-")
+
+
+@pytest.mark.django_db
+class TestDelivery:
+    def test_paperless_gets_an_email_and_the_rest_a_print_file(self, tmp_path):
+        # pytest-django sends mail to the in-memory outbox.
+        paper = issued_bill()
+        paperless = issued_bill()
+        Bill.objects.filter(pk=paperless.pk).update(delivery=Bill.Delivery.EMAIL)
+        at = datetime(2026, 4, 2, 20, 0, tzinfo=UTC)
+
+        done = presentment.deliver_bills(
+            [paper, paperless], scan_line=build_scan_line, out_dir=tmp_path, at=at, actor=ACTOR
+        )
+
+        assert (done.emailed, done.printed) == (1, 1)
+        assert mail.outbox[0].attachments[0][0] == f"bill-{paperless.number}.pdf"
+        assert done.print_file.read_bytes().startswith(b"%PDF-")
+        manifest = done.manifest.read_text().splitlines()
+        assert manifest[1].split(",")[1] == paper.number
+        assert manifest[-1].startswith("sha256,")
+        again = presentment.deliver_bills(
+            [paper, paperless], scan_line=build_scan_line, out_dir=tmp_path, at=at, actor=ACTOR
+        )
+        assert (again.emailed, again.printed) == (0, 0)
