@@ -24,6 +24,7 @@ VIEW_RECORDS = [
     "rates.view_rateschedule",
     "rates.view_rateversion",
     "workqueue.view_workitem",
+    "billing.view_bill",
 ]
 SERVE_CUSTOMERS = [
     "customers.add_person",
@@ -44,6 +45,7 @@ LEAD = ["workqueue.assign_workitem", "core.view_audit"]
 BOOKS = ["ledger.view_books"]
 ADJUST = ["financials.post_adjustment", "financials.assess_fee", "financials.transfer_balance"]
 APPROVE = ["financials.approve_request"]
+RUN_BILLING = ["billing.run_bills", "billing.review_bill"]
 TAKE_PAYMENTS = ["payments.view_payment", "payments.take_payment"]
 SERVE_PAYMENTS = TAKE_PAYMENTS + ["payments.apply_payment", "payments.transfer_payment"]
 MANAGE_PAYMENTS = SERVE_PAYMENTS + [
@@ -109,6 +111,7 @@ ROLES: list[Role] = [
         + ADJUST
         + APPROVE
         + WRITE_OFF
+        + RUN_BILLING
         + ["core.view_sensitive", "rates.approve_rateversion"],
         5_000_00,
         2_500_00,
@@ -128,6 +131,7 @@ ROLES: list[Role] = [
         VIEW_RECORDS
         + RECORD_KEEPING
         + BOOKS
+        + RUN_BILLING
         + [
             "financials.post_adjustment",
             "financials.assess_fee",
