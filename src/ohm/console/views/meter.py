@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Max
@@ -103,6 +104,7 @@ def meter_detail(request, serial: str):
         request,
         "console/meter/detail.html",
         {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
             "meter": meter,
             "channels": meter.channels.all(),
             "installations": installations,
@@ -180,7 +182,12 @@ def meter_ping(request, serial: str):
     return render(
         request,
         "console/meter/_result.html",
-        {"ok": result.reachable, "message": _ping_message(result), "at": result.at},
+        {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
+            "ok": result.reachable,
+            "message": _ping_message(result),
+            "at": result.at,
+        },
     )
 
 
@@ -203,7 +210,12 @@ def meter_read(request, serial: str):
     return render(
         request,
         "console/meter/_result.html",
-        {"ok": read.succeeded, "message": message, "at": read.at},
+        {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
+            "ok": read.succeeded,
+            "message": message,
+            "at": read.at,
+        },
     )
 
 
@@ -214,7 +226,11 @@ def _switch(request, serial: str, *, close: bool):
         return render(
             request,
             "console/meter/_result.html",
-            {"ok": False, "message": "Give a reason for the switch operation."},
+            {
+                "utility_tz": settings.UTILITY_TIME_ZONE,
+                "ok": False,
+                "message": "Give a reason for the switch operation.",
+            },
             status=422,
         )
     operate = headend_operations.remote_connect if close else headend_operations.remote_disconnect
@@ -232,7 +248,12 @@ def _switch(request, serial: str, *, close: bool):
     return render(
         request,
         "console/meter/_result.html",
-        {"ok": result.confirmed, "message": message, "at": result.at},
+        {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
+            "ok": result.confirmed,
+            "message": message,
+            "at": result.at,
+        },
     )
 
 

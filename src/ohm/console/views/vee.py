@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -74,6 +75,7 @@ def exception_queue(request):
         request,
         "console/meter/exceptions.html",
         {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
             "exceptions": exceptions,
             "rules": sorted(vee_operations.RULE_LABELS.items(), key=lambda pair: pair[1]),
             "meter_classes": [(name, name.replace("_", " ")) for name in RULES],
@@ -176,6 +178,7 @@ def exception_detail(request, item_id: int):
         request,
         "console/meter/exception_detail.html",
         {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
             "exception": exception,
             "item": exception.item,
             "channel": channel,
@@ -394,6 +397,7 @@ def interval_edit(request, serial: str):
         request,
         "console/meter/interval_edit.html",
         {
+            "utility_tz": settings.UTILITY_TIME_ZONE,
             "meter": meter,
             "form": form,
             "rows": rows,
