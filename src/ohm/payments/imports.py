@@ -30,7 +30,6 @@ from django.db.models import F, Q
 from ohm.core import audit, batchrun
 from ohm.core.audit import SystemActor
 from ohm.core.bulk import insert_rows
-from ohm.core.checkdigit import is_luhn_valid
 from ohm.core.localtime import localdate
 from ohm.core.models import BatchRun
 from ohm.core.money import format_cents
@@ -132,7 +131,7 @@ def _wanted_number(item: FileItem) -> tuple[str, str, str]:
         problem = ""
     digits = re.sub(r"[\s\-]", "", item.account_number)
     if digits:
-        if len(digits) == 10 and digits.isdigit() and is_luhn_valid(digits):
+        if len(digits) == 10 and digits.isdigit() and scanline.is_luhn_valid(digits):
             return digits, "account number", ""
         problem = problem or f"“{item.account_number}” is not an account number."
     return "", "", problem
@@ -254,8 +253,13 @@ def _posted_keys(channel: str, keys: list[str]) -> dict[str, int]:
 Row = list
 
 
+_TENDERS = frozenset(Tender.values)
+_POSTED = str(Payment.Status.POSTED)
+_UNAPPLIED = str(Payment.Status.UNAPPLIED)
+
+
 def _row(item: FileItem, match: Match) -> Row:
-    tender = item.tender if item.tender in Tender.values else Tender.CHECK
+    tender = item.tender if item.tender in _TENDERS else "check"
     return [
         item.line,
         item.key,
@@ -315,7 +319,7 @@ def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str,
                 cents,
                 tender,
                 channel,
-                Payment.Status.POSTED if account_id else Payment.Status.UNAPPLIED,
+                _POSTED if account_id else _UNAPPLIED,
                 key,
                 reference,
                 payer,

@@ -186,9 +186,17 @@ def parse_lockbox(lines: Iterable[str], *, layout: LockboxLayout = DEFAULT_LAYOU
     header_seen = False
     number = 0
 
+    slices = {
+        role: {
+            name: slice(spec.start - 1, spec.start - 1 + spec.length)
+            for name, spec in specs.items()
+        }
+        for role, specs in layout.fields.items()
+    }
+    empty = slice(0, 0)
+
     def get(role: str, name: str, line: str) -> str:
-        spec = layout.fields[role].get(name)
-        return spec.take(line) if spec else ""
+        return line[slices[role].get(name, empty)]
 
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")

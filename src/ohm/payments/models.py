@@ -13,7 +13,10 @@ posted it (and at the one that reversed it). A payment's ``status`` says where i
 
 Journal entries are referred to by their idempotency key (``to_field``), which the payment
 chooses before posting, so file imports can write payments and entries set-based without
-reading ids back.
+reading ids back. These references carry no database constraint: the journal is append-only
+(its triggers refuse deletes), the key is written in the same transaction as its entry, and
+a constraint would make SQLite search the payments for every journal entry inserted while a
+payment waits for its entry in the same transaction.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class Channel(models.TextChoices):
 
 
 #: The cash clearing GL role each channel's money lands in (``ohm.ledger.chart``).
-CLEARING_ROLE = {
+CLEARING_ROLE: dict[str, str] = {
     Channel.CASHIER: "cash_cashier",
     Channel.PHONE_IVR: "cash_card",
     Channel.PORTAL: "cash_card",
@@ -104,6 +107,7 @@ class Payment(models.Model):
         null=True,
         blank=True,
         db_index=False,
+        db_constraint=False,
         on_delete=models.PROTECT,
         related_name="+",
     )
@@ -114,6 +118,7 @@ class Payment(models.Model):
         null=True,
         blank=True,
         db_index=False,
+        db_constraint=False,
         on_delete=models.PROTECT,
         related_name="+",
     )
@@ -124,6 +129,7 @@ class Payment(models.Model):
         null=True,
         blank=True,
         db_index=False,
+        db_constraint=False,
         on_delete=models.PROTECT,
         related_name="+",
     )

@@ -196,6 +196,10 @@ def destination(
     return account, ""
 
 
+_TENDER_LABELS = {code: label.lower() for code, label in Tender.choices}
+_CHANNEL_LABELS = {code: label.lower() for code, label in Channel.choices}
+
+
 def payment_lines(
     *, channel: str, amount_cents: int, account_id: int | None, memo: str
 ) -> list[LineSpec]:
@@ -204,11 +208,11 @@ def payment_lines(
         credit = LineSpec(SUSPENSE, -amount_cents, memo=memo)
     else:
         credit = LineSpec(AR, -amount_cents, account_id=account_id, category=CREDIT, memo=memo)
-    return [LineSpec(CLEARING_ROLE[Channel(channel)], amount_cents, memo=memo), credit]
+    return [LineSpec(CLEARING_ROLE[channel], amount_cents, memo=memo), credit]
 
 
 def payment_description(*, tender: str, channel: str, reference: str, unapplied: bool) -> str:
-    text = f"Payment — {Tender(tender).label.lower()}, {Channel(channel).label.lower()}"
+    text = f"Payment — {_TENDER_LABELS[tender]}, {_CHANNEL_LABELS[channel]}"
     if reference:
         text += f" #{reference}"
     return text + (" (unapplied)" if unapplied else "")

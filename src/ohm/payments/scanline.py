@@ -20,13 +20,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ohm.core.checkdigit import is_luhn_valid, luhn_digit
+from ohm.core.checkdigit import luhn_digit
 
 ACCOUNT_DIGITS = 10
 AMOUNT_DIGITS = 10
 SCAN_LINE_DIGITS = ACCOUNT_DIGITS + AMOUNT_DIGITS + 1
 MAX_AMOUNT_CENTS = 10**AMOUNT_DIGITS - 1
 _IGNORED = re.compile(r"[\s\-<>]")
+
+
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
+def is_luhn_valid(number: str) -> bool:
+    """``ohm.core.checkdigit.is_luhn_valid`` for digit strings, table-driven: a lockbox file
+    checks two of these per item, 100,000 for a 50,000-item file."""
+    digits = [ord(c) - 48 for c in number]
+    total = sum(digits[-1::-2]) + sum(_DOUBLED[d] for d in digits[-2::-2])
+    return total % 10 == 0
 
 
 class InvalidScanLine(ValueError):
