@@ -308,3 +308,49 @@ class TestUrdbImportExport:
         assert "attachment" in response["Content-Disposition"]
         exported = json.loads(response.content)
         assert tariff.parse_urdb(exported) == tariff.parse_urdb(record)
+
+
+@pytest.mark.django_db
+class TestAccountComparison:
+    def test_the_account_page_loads_the_panel(self, client, csr):
+        from tests.factories import make_served_account
+
+        account = make_served_account()
+        client.force_login(csr)
+
+        html = client.get(f"/console/accounts/{account.number}/").content.decode()
+
+        assert f'hx-get="/console/accounts/{account.number}/rate-comparison/"' in html
+
+    def test_the_panel_shows_each_rate_and_the_difference(self, client, csr):
+        from tests.rates.test_comparison import served, store_hourly
+
+        current = make_schedule("RES-1")
+        approved_version(current, date(2024, 1, 1), flat_document("0.20", fixed="10.00"))
+        tou = make_schedule("RES-TOU", requires_interval_meter=True)
+        approved_version(tou, date(2024, 1, 1), tou_document("0.15", "0.30", fixed="10.00"))
+        agreement, meter = served(current)
+        store_hourly(meter, date(2025, 2, 28), date(2026, 3, 1))
+        client.force_login(csr)
+
+        response = client.get(f"/console/accounts/{agreement.account.number}/rate-comparison/")
+
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert 'data-code="RES-1"' in html
+        assert 'data-code="RES-TOU"' in html
+        # January 2026: 158.80 flat vs 144.85 on TOU.
+        assert "$158.80" in html
+        assert "$144.85" in html
+        assert "-$13.95" in html
+        assert f"rate-chart-{agreement.pk}-data" in html
+
+    def test_staff_without_rates_access_get_403(self, client, make_staff):
+        from tests.factories import make_served_account
+
+        account = make_served_account()
+        client.force_login(make_staff("field_technician", "fran"))
+
+        response = client.get(f"/console/accounts/{account.number}/rate-comparison/")
+
+        assert response.status_code == 403

@@ -253,8 +253,8 @@ def compare_rates(
                 usage = calc.IntervalUsage.from_kwh(
                     starts=load.starts[part],
                     interval_minutes=load.minutes,
-                    kwh=load.delivered[part],
-                    exported_kwh=load.received[part],
+                    kwh=load.delivered[part].reshape(1, -1),
+                    exported_kwh=load.received[part].reshape(1, -1),
                 )
                 rated = calc.rate_bills(
                     versions=spans,
