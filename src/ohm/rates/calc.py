@@ -50,7 +50,7 @@ import numpy as np
 from ohm.rates.tariff import PercentCharge, Period, Schedule, Tariff, TariffError
 
 _INT_LIMIT = 2**62
-_CHUNK = 16_384  # agreements per block of interval arithmetic (bounds the float64 copies)
+_CHUNK = 1024  # agreements per block of interval arithmetic (its gathered copy stays in cache)
 
 
 class RatingError(ValueError):
@@ -244,7 +244,35 @@ class RatedBills:
         return Bill(tuple(lines))
 
     def bills(self) -> list[Bill]:
-        return [self.bill(i) for i in range(self.count)]
+        """Every agreement's Bill (columns turned into Python values once, not per element)."""
+        lines: list[list[BillLine]] = [[] for _ in range(self.count)]
+        for column in self.columns:
+            quantities = column.quantity.tolist()
+            amounts = column.amount_cents.tolist()
+            applies = column.applies.tolist() if column.applies is not None else None
+            scale = Decimal(1).scaleb(column.exp)
+            shown: dict[int, Decimal] = {}
+            for i in range(self.count):
+                if applies is not None and not applies[i]:
+                    continue
+                quantity, amount = int(quantities[i]), int(amounts[i])
+                if not column.always and quantity == 0 and amount == 0:
+                    continue
+                value = shown.get(quantity)
+                if value is None:
+                    value = shown[quantity] = Decimal(quantity) * scale
+                lines[i].append(
+                    BillLine(
+                        component=column.component,
+                        description=column.description,
+                        quantity=value,
+                        unit=column.unit,
+                        price=column.price,
+                        amount_cents=amount,
+                        clause=column.clause,
+                    )
+                )
+        return [Bill(tuple(each)) for each in lines]
 
 
 # -- exact money ---------------------------------------------------------------------------
@@ -349,7 +377,7 @@ class _Usage:
 
     energy_wh: np.ndarray  # [n, P] delivered Wh by energy period in the piece
     received_wh: np.ndarray  # [n, P]
-    month_wh: dict[int, np.ndarray]  # local month -> delivered Wh in the piece
+    month_wh: dict[int, np.ndarray]  # local month -> delivered Wh (only for fuel adjustments)
     flat_peak_w: np.ndarray  # [n] over the bill period
     tou_peak_w: np.ndarray  # [n, D] over the bill period, by TOU demand period
 
@@ -490,28 +518,51 @@ def _prepare_intervals(
     return _Intervals(clock=clock, watts_per_wh=60 // usage.interval_minutes)
 
 
-def _sum_by(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
-    """Sum of the columns of ``values`` [n, t] by group number [t] → [n, count], exact."""
-    out = np.zeros((values.shape[0], count), dtype=np.int64)
-    if values.shape[1] == 0:
-        return out
-    onehot = np.zeros((values.shape[1], count), dtype=np.float64)
-    onehot[np.arange(values.shape[1]), groups] = 1.0
-    for lo in range(0, values.shape[0], _CHUNK):
-        block = values[lo : lo + _CHUNK].astype(np.float64)
-        # Integer Wh sums well below 2**53: float64 products and sums are exact.
-        out[lo : lo + _CHUNK] = np.rint(block @ onehot).astype(np.int64)
-    return out
+def _reduce(
+    values: np.ndarray,
+    *,
+    sum_groups: np.ndarray | None = None,
+    sum_count: int = 0,
+    max_groups: np.ndarray | None = None,
+    max_count: int = 0,
+    flat: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over ``values`` [n, t]: sums of the columns by ``sum_groups`` (−1: left out)
+    → [n, sum_count], maxima by ``max_groups`` → [n, max_count], and the row maximum → [n].
 
-
-def _max_by(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
-    """Maximum of the columns of ``values`` by group → [n, count] (0 for an empty group)."""
-    out = np.zeros((values.shape[0], count), dtype=np.int64)
-    for g in range(count):
-        mask = groups == g
-        if mask.any():
-            out[:, g] = np.maximum(values[:, mask].max(axis=1), 0)
-    return out
+    The columns are put in order of (sum group, max group) once; each block of rows is
+    gathered in that order (one copy that stays in cache), and every combination's columns
+    are then one contiguous slice to sum and to take the maximum of. Sums are exact int64."""
+    n, t = values.shape
+    sums = np.zeros((n, sum_count), dtype=np.int64)
+    maxima = np.zeros((n, max_count), dtype=np.int64)
+    peak = np.zeros(n, dtype=np.int64)
+    if t == 0 or n == 0:
+        return sums, maxima, peak
+    by_sum = sum_groups if sum_groups is not None else np.full(t, -1, dtype=np.int64)
+    by_max = max_groups if max_groups is not None else np.full(t, -1, dtype=np.int64)
+    combo = (by_sum + 1) * (max_count + 1) + (by_max + 1)
+    order = np.argsort(combo, kind="stable")
+    keys, first = np.unique(combo[order], return_index=True)
+    bounds = [*first.tolist(), t]
+    slices = []
+    for k, key in enumerate(keys.tolist()):
+        sum_group, max_group = key // (max_count + 1) - 1, key % (max_count + 1) - 1
+        slices.append((bounds[k], bounds[k + 1], sum_group, max_group))
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        block = values[lo:hi][:, order]
+        for start, end, sum_group, max_group in slices:
+            part = block[:, start:end]
+            if sum_group >= 0:
+                sums[lo:hi, sum_group] += part.sum(axis=1, dtype=np.int64)
+            if max_group >= 0 or flat:
+                largest = part.max(axis=1)
+                if max_group >= 0:
+                    np.maximum(maxima[lo:hi, max_group], largest, out=maxima[lo:hi, max_group])
+                if flat:
+                    np.maximum(peak[lo:hi], largest, out=peak[lo:hi])
+    return sums, maxima, peak
 
 
 def _determinants(
@@ -556,46 +607,63 @@ def _determinants(
         if (tariff.has_flat_demand or demand_periods) and usage.demand_w is None:
             raise RatingError("usage.demand_w", "the tariff has demand charges: give demand")
         tou = np.repeat(peak[:, None], max(demand_periods, 1), axis=1)
-        month_wh = _months_of_piece(piece, delivered)
+        month_wh = _months_of_piece(piece, delivered) if tariff.fuel_adjustments_monthly else {}
         return _Usage(energy, rec, month_wh, peak, tou)
 
     assert isinstance(usage, IntervalUsage)
     clock = intervals.clock
     cols = piece.columns
-    sub_clock = _Clock(clock.month[cols], clock.hour[cols], clock.weekend[cols], clock.day[cols])
-    delivered = usage.delivered_wh[:, cols]
+    t = len(clock.month)
+    # Energy period of each column of the piece; −1 for the columns of other versions.
+    groups = np.full(t, -1, dtype=np.int64)
     if tariff.energy_rates:
         assert tariff.energy_weekday is not None
         assert tariff.energy_weekend is not None
-        groups = _periods(tariff.energy_weekday, tariff.energy_weekend, sub_clock)
+        groups[cols] = _periods(tariff.energy_weekday, tariff.energy_weekend, clock)[cols]
     else:
-        groups = np.zeros(delivered.shape[1], dtype=np.int64)
-    energy = _sum_by(delivered, groups, periods)
-    if usage.received_wh is not None:
-        received = _sum_by(usage.received_wh[:, cols], groups, periods)
-    else:
-        received = np.zeros_like(energy)
-    month_wh = {}
-    for month in np.unique(sub_clock.month).tolist():
-        mask = sub_clock.month == month
-        month_wh[int(month) + 1] = _sum_by(
-            delivered[:, mask], np.zeros(int(mask.sum()), dtype=np.int64), 1
-        )[:, 0]
+        groups[cols] = 0
     # Demand over the whole bill period (all interval columns), in W.
     if usage.demand_w is not None:
         watts, per = usage.demand_w, 1
     else:
         watts, per = usage.delivered_wh, intervals.watts_per_wh
-    flat = np.zeros(n, dtype=np.int64)
-    tou = np.zeros((n, max(demand_periods, 1)), dtype=np.int64)
-    needs_peak = tariff.has_flat_demand or demand_periods or _has_kwh_per_kw(tariff)
-    if needs_peak and watts.shape[1]:
-        flat = np.maximum(watts.max(axis=1), 0).astype(np.int64) * per
-        if demand_periods:
-            assert tariff.demand_weekday is not None
-            assert tariff.demand_weekend is not None
-            demand_groups = _periods(tariff.demand_weekday, tariff.demand_weekend, clock)
-            tou = _max_by(watts, demand_groups, demand_periods) * per
+    needs_peak = bool(tariff.has_flat_demand or demand_periods or _has_kwh_per_kw(tariff))
+    demand_groups = None
+    if needs_peak and demand_periods:
+        assert tariff.demand_weekday is not None
+        assert tariff.demand_weekend is not None
+        demand_groups = _periods(tariff.demand_weekday, tariff.demand_weekend, clock)
+    if watts is usage.delivered_wh:
+        energy, tou, flat = _reduce(
+            usage.delivered_wh,
+            sum_groups=groups,
+            sum_count=periods,
+            max_groups=demand_groups,
+            max_count=demand_periods if demand_groups is not None else 0,
+            flat=needs_peak,
+        )
+    else:
+        energy, _, _ = _reduce(usage.delivered_wh, sum_groups=groups, sum_count=periods)
+        _, tou, flat = _reduce(
+            watts,
+            max_groups=demand_groups,
+            max_count=demand_periods if demand_groups is not None else 0,
+            flat=needs_peak,
+        )
+    if demand_groups is None:
+        tou = np.zeros((n, max(demand_periods, 1)), dtype=np.int64)
+    flat, tou = flat * per, tou * per
+    if usage.received_wh is not None:
+        received, _, _ = _reduce(usage.received_wh, sum_groups=groups, sum_count=periods)
+    else:
+        received = np.zeros_like(energy)
+    month_wh = {}
+    if tariff.fuel_adjustments_monthly:
+        months = np.full(t, -1, dtype=np.int64)
+        months[cols] = clock.month[cols]
+        by_month, _, _ = _reduce(usage.delivered_wh, sum_groups=months, sum_count=12)
+        for month in np.unique(clock.month[cols]).tolist():
+            month_wh[int(month) + 1] = by_month[:, int(month)]
     return _Usage(energy, received, month_wh, flat, tou)
 
 
