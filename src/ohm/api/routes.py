@@ -7,7 +7,7 @@ Django permission; the OpenAPI 3.1 document is at ``/api/openapi.json`` and the 
 
 from ninja import NinjaAPI
 
-from ohm.api import accounts, books, errors, financials, meters, persons, premises, search
+from ohm.api import accounts, books, errors, financials, meters, persons, premises, rates, search
 from ohm.api.auth import TokenAuth
 
 api = NinjaAPI(
@@ -25,5 +25,5 @@ api = NinjaAPI(
 )
 errors.install(api)
 
-for module in (accounts, persons, premises, meters, search, books, financials):
+for module in (accounts, persons, premises, meters, search, books, financials, rates):
     api.add_router("/", module.router)
