@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -144,8 +145,9 @@ NO_TERMS = AgreementTerms()
 # -- outputs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BillLine:
+class BillLine(NamedTuple):
+    """One line of one bill (immutable; a NamedTuple because a bill run makes millions)."""
+
     component: str  # fixed, customer_charge, energy, adjustment, demand_flat, demand_tou, …
     description: str
     quantity: Decimal
@@ -263,13 +265,13 @@ class RatedBills:
                     value = shown[quantity] = Decimal(quantity) * scale
                 lines[i].append(
                     BillLine(
-                        component=column.component,
-                        description=column.description,
-                        quantity=value,
-                        unit=column.unit,
-                        price=column.price,
-                        amount_cents=amount,
-                        clause=column.clause,
+                        column.component,
+                        column.description,
+                        value,
+                        column.unit,
+                        column.price,
+                        amount,
+                        column.clause,
                     )
                 )
         return [Bill(tuple(each)) for each in lines]
