@@ -233,23 +233,25 @@ def compare_rates(
     options = []
     for schedule in eligible:
         option = RateOption(schedule=schedule, is_current=schedule.pk == current.pk)
+        try:
+            # Each version's tariff read once for the twelve months.
+            versions = [
+                (v.effective_date, rate_queries.tariff_of(v), f"v{v.number}")
+                for v in rate_queries.list_approved_versions(schedule=schedule)
+            ]
+        except TariffError as exc:
+            option.problem = f"{exc.field}: {exc.message}"
+            option.month_cents = [None] * len(periods)
+            options.append(option)
+            continue
         for (start, end), part in zip(periods, slices, strict=True):
             if part is None or load is None:
                 option.month_cents.append(None)
                 continue
             try:
-                segments = rate_queries.list_version_segments(
-                    schedule=schedule, start_date=start, end_date=end
-                )
-                spans = [
-                    calc.VersionSpan(
-                        rate_queries.tariff_of(s.version),
-                        s.start_date,
-                        s.end_date,
-                        f"v{s.version.number}",
-                    )
-                    for s in segments
-                ]
+                if not versions or versions[0][0] > start:
+                    raise rate_queries.NoVersionInEffect(schedule, start)
+                spans = calc.versions_for(versions, start, end)
                 usage = calc.IntervalUsage.from_kwh(
                     starts=load.starts[part],
                     interval_minutes=load.minutes,

@@ -73,6 +73,11 @@ def _approved(schedule_ids: Iterable[int]) -> QuerySet[RateVersion]:
     )
 
 
+def list_approved_versions(*, schedule: RateSchedule) -> list[RateVersion]:
+    """The versions that price service, earliest effective date first."""
+    return list(_approved([schedule.pk]).order_by("effective_date").select_related("schedule"))
+
+
 def get_version_in_effect(*, schedule: RateSchedule, on_date: date) -> RateVersion:
     """The approved version pricing ``schedule`` on the local date ``on_date``.
 
