@@ -3,7 +3,6 @@ queue pages (urls_records)."""
 
 from ohm.console.urls_banking import urlpatterns as banking_patterns
 from ohm.console.urls_billing import urlpatterns as billing_patterns
-from ohm.console.urls_banking import urlpatterns as banking_patterns
 from ohm.console.urls_books import urlpatterns as books_patterns
 from ohm.console.urls_core import urlpatterns as core_patterns
 from ohm.console.urls_financials import urlpatterns as financial_patterns
@@ -16,5 +15,4 @@ app_name = "console"
 urlpatterns = core_patterns + record_patterns + books_patterns + financial_patterns + rate_patterns
 urlpatterns += meterdata_patterns
 urlpatterns += billing_patterns
-urlpatterns += banking_patterns
 urlpatterns += banking_patterns
