@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -407,3 +407,71 @@ def test_proration_across_a_rate_change_equals_the_weighted_parts(kwh, change_da
     )
     # Parts are exact up to the Wh a version's share of the kWh is counted to.
     assert abs(prorated.unrounded(0) - expected) < Decimal("0.001")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    day=st.dates(min_value=date(2023, 1, 1), max_value=date(2023, 12, 30)),
+    days=st.integers(min_value=1, max_value=3),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_every_local_hour_is_billed_once_across_dst_days(day, days, seed):
+    # A two-period schedule by local hour: whatever the day (23, 24 or 25 hours), each
+    # interval lands in exactly one period and the periods add up to the usage.
+    from datetime import timedelta
+
+    weekday = [[0] * 7 + [1] * 14 + [0] * 3 for _ in range(12)]
+    t = tariff(
+        energyratestructure=[[{"rate": "0.10"}], [{"rate": "0.30"}]],
+        energyweekdayschedule=weekday,
+        energyweekendschedule=weekday,
+    )
+    end = day + timedelta(days=days)
+    rng = np.random.default_rng(seed)
+    usage = hourly(day, end, LA, lambda s: float(rng.integers(0, 5000)) / 1000)
+
+    bill = rate(t, usage, day, end, zone=LA).bill(0)
+
+    hours = usage.delivered_wh.shape[1]
+    assert hours == 24 * days + (-1 if day <= date(2023, 3, 12) < end else 0) + (
+        1 if day <= date(2023, 11, 5) < end else 0
+    )
+    energy = [line for line in bill.lines if line.component == "energy"]
+    assert sum(line.quantity for line in energy) * 1000 == int(usage.delivered_wh.sum())
+    peak_hours = [
+        s for s in usage.starts.tolist() if 7 <= s.replace(tzinfo=UTC).astimezone(LA).hour < 21
+    ]
+    peak = next((x.quantity for x in energy if x.clause == "energy period 2 tier 1"), 0)
+    peak_wh = sum(
+        int(wh)
+        for s, wh in zip(usage.starts.tolist(), usage.delivered_wh[0], strict=True)
+        if s in peak_hours
+    )
+    assert peak * 1000 == peak_wh
+
+
+class TestMore:
+    def test_daily_fixed_charges_count_the_days(self):
+        t = tariff(fixedchargefirstmeter="0.65717", fixedchargeunits="$/day")
+
+        fixed = [x for x in rate(t, registers(0)).bill(0).lines if x.component == "fixed"]
+
+        assert (fixed[0].quantity, fixed[0].amount_cents) == (31, 2037)  # 20.37227
+
+    def test_fuel_adjustments_are_their_own_line_by_month(self):
+        t = tariff(fueladjustmentsmonthly=["0.01"] + ["0.02"] * 11)
+        usage = hourly(date(2023, 1, 31), date(2023, 2, 2), LA, lambda s: 1.0)
+
+        lines = rate(t, usage, date(2023, 1, 31), date(2023, 2, 2), zone=LA).bill(0).lines
+
+        fuel = [(x.quantity, x.amount_cents) for x in lines if x.component == "adjustment"]
+        assert fuel == [(24, 24), (24, 48)]
+
+    def test_bills_in_bulk_equal_bills_one_by_one(self):
+        t = tariff(ohm=TestBaselineDiscountsTaxes.OHM)
+        terms = [AgreementTerms(programs=frozenset({"CARE"})), AgreementTerms(), AgreementTerms()]
+
+        rated = rate(t, registers(0, 250.5, 4000), terms=terms)
+
+        assert rated.bills() == [rated.bill(i) for i in range(3)]
+        assert [b.total_cents for b in rated.bills()] == rated.total_cents.tolist()
