@@ -26,6 +26,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ohm.batch import ach_commands
 from ohm.batch.progress import ProgressBar
 from ohm.core import clock
 from ohm.core.audit import SystemActor
@@ -90,6 +91,7 @@ class Command(BaseCommand):
         )
         settlement.add_argument("file")
         settlement.add_argument("--json", action="store_true")
+        ach_commands.add_parsers(sub)
 
     def handle(self, *args, **options):
         action = options["action"]
@@ -99,6 +101,8 @@ class Command(BaseCommand):
             return self._janitor(options)
         if action == "card-settlement":
             return self._settlement(options)
+        if action in ach_commands.ACTIONS:
+            return ach_commands.handle(action, options, stdout=self.stdout)
         raise CommandError(f"Unknown action {action}.")  # pragma: no cover - argparse refuses
 
     def _import(self, options) -> None:
