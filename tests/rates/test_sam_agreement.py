@@ -7,7 +7,7 @@ hours of 2018, a non-leap year starting on a Monday as SAM assumes, in a zone wi
 Every month must agree within $0.01 before rounding; Ohm's billed (rounded) month may differ
 from SAM's unrounded one by at most half a cent per bill line.
 
-``OHM_SAM_CASES`` (default 24 tariffs × 8 loads) makes a larger run.
+``OHM_SAM_CASES`` (default 30 tariffs × 8 loads) makes a larger run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.shared_data import SHARED
 pytest.importorskip("PySAM.Utilityrate5")
 
 UTC = ZoneInfo("UTC")
-TARIFFS = int(os.environ.get("OHM_SAM_CASES", "24"))
+TARIFFS = int(os.environ.get("OHM_SAM_CASES", "30"))
 LOADS_PER_TARIFF = 8
 MONTHS = [(date(2018, m, 1), date(2018 + m // 12, m % 12 + 1, 1)) for m in range(1, 13)]
 
@@ -42,8 +42,8 @@ def random_tariff(rng: np.random.Generator) -> dict:
     """A URDB record with SAM's constraints: one tier structure for all energy periods."""
     periods = int(rng.integers(1, 5))
     tiers = int(rng.integers(1, 4))
-    unit = str(rng.choice(["kWh", "kWh", "kWh daily", "kWh/kW"]))
-    scale = {"kWh": 1500.0, "kWh daily": 50.0, "kWh/kW": 300.0}[unit]
+    unit = str(rng.choice(["kWh", "kWh", "kWh daily", "kWh/kW", "kWh/kW daily"]))
+    scale = {"kWh": 1500.0, "kWh daily": 50.0, "kWh/kW": 300.0, "kWh/kW daily": 10.0}[unit]
     maxima = sorted(round(float(x), 1) for x in rng.uniform(0.1, 1.0, tiers - 1) * scale)
     maxima = [m + i * 0.5 for i, m in enumerate(maxima)]  # strictly increasing
     structure = []
