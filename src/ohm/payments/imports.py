@@ -8,9 +8,10 @@
    Items that match nothing (or a closed account, or a cash-only account's check) go to
    unapplied cash, and one work item asks a CSR to work the unapplied queue.
 4. Items post through a ``core.BatchRun`` (kind ``payments.file_import``, key the file's
-   SHA-256): each chunk is one transaction holding its payments, their journal entries
-   (``ohm.ledger.batch.post_entries_batch``, set-based), the import's counters and the
-   chunk's done mark, so a run killed at any point and started again (same file) resumes
+   SHA-256): each chunk is one transaction holding its payments (set-based rows), one
+   deposit journal entry (``ohm.ledger.batch.post_entries_batch``: the channel's cash
+   clearing debited with the chunk's total, a credit line per payment on its account or in
+   suspense), the import's counters and the chunk's done mark, so a run killed at any point and started again (same file) resumes
    after the last whole chunk; items whose keys are already posted are never posted twice.
 5. The run keeps the reconciliation: file totals against posted, unapplied and duplicate.
 """
@@ -36,7 +37,7 @@ from ohm.core.money import format_cents
 from ohm.customers.models import Account
 from ohm.ledger import queries as ledger_queries
 from ohm.ledger.batch import post_entries_batch
-from ohm.ledger.operations import EntrySpec
+from ohm.ledger.operations import EntrySpec, LineSpec
 from ohm.payments import policies, scanline
 from ohm.payments.bai2_format import parse_bai2
 from ohm.payments.lockbox_format import (
@@ -47,11 +48,14 @@ from ohm.payments.lockbox_format import (
     ParsedFile,
     parse_lockbox,
 )
-from ohm.payments.models import Channel, ImportRun, Payment, Tender
-from ohm.payments.operations import journal_key, payment_description, payment_lines
+from ohm.payments.models import CLEARING_ROLE, Channel, ImportRun, Payment, Tender
+from ohm.payments.operations import AR, CREDIT, SUSPENSE
 from ohm.workqueue import operations as workqueue
 
 FORMATS = ("bai2", "lockbox")
+#: The journal entry kind of a file chunk's deposit (one entry, a line per payment).
+BATCH_ENTRY_KIND = "payment_batch"
+_CHANNEL_TITLES = dict(Channel.choices)
 CHUNK_SIZE = 10_000
 NOTES_KEPT = 200
 NAME_CANDIDATES = 20
@@ -120,6 +124,14 @@ def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
 
 def _wanted_number(item: FileItem) -> tuple[str, str, str]:
     """(account number, how it was found, why not) from the item's scan line or number."""
+    line = item.scan_line
+    if (
+        len(line) == scanline.SCAN_LINE_DIGITS
+        and line.isdigit()
+        and scanline.is_luhn_valid(line)
+        and scanline.is_luhn_valid(line[:10])
+    ):
+        return line[:10], "scan line", ""  # the common case, without building a ScanLine
     if item.scan_line:
         try:
             return scanline.parse_scan_line(item.scan_line).account_number, "scan line", ""
@@ -293,26 +305,20 @@ def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str,
     received = values.moment(at)
     day = values.day(effective_date)
     label = getattr(actor, "username", "") or str(actor)
-    specs = []
     rows = []
+    credits = []
+    total = 0
+    # One deposit entry per chunk: the channel's cash clearing debited with the chunk's total,
+    # each payment's account (or suspense) credited on its own line. A third of the rows of an
+    # entry per payment, and every customer's statement still shows its own payment.
+    entry_key = f"payment-batch:{channel}:{fresh[0][1]}" if fresh else ""
     for _line, key, cents, tender, reference, payer, account_id, reason, stated in fresh:
-        entry_key = journal_key(channel, key)
-        memo = (reference or payer)[:200]
-        specs.append(
-            EntrySpec(
-                kind="payment",
-                effective_date=effective_date,
-                idempotency_key=entry_key,
-                description=payment_description(
-                    tender=tender, channel=channel, reference=reference, unapplied=not account_id
-                ),
-                lines=payment_lines(
-                    channel=channel, amount_cents=cents, account_id=account_id, memo=memo
-                ),
-                reason_code="payment",
-                source=f"import:{import_run_id}",
-            )
-        )
+        memo = f"{reference or payer} {key}"[:200]
+        if account_id:
+            credits.append(LineSpec(AR, -cents, account_id=account_id, category=CREDIT, memo=memo))
+        else:
+            credits.append(LineSpec(SUSPENSE, -cents, memo=memo))
+        total += cents
         rows.append(
             (
                 account_id,
@@ -336,10 +342,21 @@ def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str,
                 label,
             )
         )
-    if specs:
-        post_entries_batch(
-            specs, actor=actor, at=at, chunk_size=len(specs), source=f"import:{import_run_id}"
+    if fresh:
+        spec = EntrySpec(
+            kind=BATCH_ENTRY_KIND,
+            effective_date=effective_date,
+            idempotency_key=entry_key,
+            description=f"{_CHANNEL_TITLES[channel]} deposit: {len(fresh)} payments "
+            f"({params.get('file', '')})"[:200],
+            lines=[
+                LineSpec(CLEARING_ROLE[channel], total, memo=f"import {import_run_id}"),
+                *credits,
+            ],
+            reason_code="payment",
+            source=f"import:{import_run_id}",
         )
+        post_entries_batch([spec], actor=actor, at=at, source=f"import:{import_run_id}")
         insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
     counts = {
         "posted_count": sum(1 for row in fresh if row[6]),

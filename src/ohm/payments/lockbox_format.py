@@ -24,7 +24,7 @@ _AMOUNT = re.compile(r"^(?P<whole>\d+)(?:\.(?P<frac>\d+))?$")
 MAX_ERRORS = 50
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FileItem:
     """One payment in a bank file, as the file gives it."""
 
@@ -198,11 +198,49 @@ def parse_lockbox(lines: Iterable[str], *, layout: LockboxLayout = DEFAULT_LAYOU
     def get(role: str, name: str, line: str) -> str:
         return line[slices[role].get(name, empty)]
 
+    item_code = layout.record_types["item"]
+    item = slices["item"]
+    s_batch, s_sequence, s_amount = item["batch"], item["sequence"], item["amount"]
+    s_check = item.get("check_number", empty)
+    s_scan = item.get("scan_line", empty)
+    s_account = item.get("account_number", empty)
+    s_payer = item.get("payer_name", empty)
+    type_length = layout.type_length
+    plain_amount = re.compile(r"^ *(\d+)\.(\d\d)$")
+    items = parsed.items
+    deposit_day = ""
+
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
+        code = line[:type_length]
+        # The hot path, one line in a hundred is not an item: a well-formed item of the
+        # current batch, in the layout's own amount form. Anything unusual takes the general
+        # path below, which names what is wrong.
+        if code == item_code and batch is not None and not trailer_seen:
+            amount_match = plain_amount.match(line[s_amount])
+            sequence = line[s_sequence].strip()
+            if amount_match and sequence and line[s_batch].strip() == batch:
+                amount = int(amount_match[1]) * 100 + int(amount_match[2])
+                key = f"{lockbox}:{deposit_day}:{batch}:{sequence}"
+                if amount and key not in seen:
+                    seen[key] = number
+                    batch_items += 1
+                    batch_cents += amount
+                    items.append(
+                        FileItem(
+                            number,
+                            key,
+                            amount,
+                            "check",
+                            line[s_check].strip(),
+                            line[s_scan].strip(),
+                            line[s_account].strip(),
+                            " ".join(line[s_payer].split()),
+                        )
+                    )
+                    continue
         if not line.strip():
             continue
-        code = line[: layout.type_length]
         role = codes.get(code)
         where = f"line {number}"
         if role is None:
@@ -225,6 +263,7 @@ def parse_lockbox(lines: Iterable[str], *, layout: LockboxLayout = DEFAULT_LAYOU
                     parsed.deposit_date = (
                         datetime.strptime(text, layout.date_format).replace(tzinfo=UTC).date()
                     )
+                    deposit_day = f"{parsed.deposit_date:%Y%m%d}"
                 except ValueError as exc:
                     raise ValueError(f"{where}, deposit date: “{text}” is not a date") from exc
             elif not header_seen:
@@ -247,7 +286,7 @@ def parse_lockbox(lines: Iterable[str], *, layout: LockboxLayout = DEFAULT_LAYOU
                 amount = parse_amount(get(role, "amount", line), where=f"{where}, amount")
                 if amount == 0:
                     raise ValueError(f"{where}, amount: an item of zero dollars")
-                key = f"{lockbox}:{parsed.deposit_date:%Y%m%d}:{batch}:{sequence}"
+                key = f"{lockbox}:{deposit_day}:{batch}:{sequence}"
                 if key in seen:
                     raise ValueError(
                         f"{where}: item {batch}/{sequence} appears twice (first on line {seen[key]})"

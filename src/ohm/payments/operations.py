@@ -602,6 +602,17 @@ def _undo_lines(payment: Payment, *, effective_date: date, memo: str) -> list[Li
     return [debit, LineSpec(clearing, -payment.amount_cents, memo=memo)]
 
 
+#: Entries that hold many payments (a file chunk's deposit): reversing one payment does not
+#: reverse the entry, so its mirror does not point at it.
+SHARED_ENTRY_KINDS = {"payment_batch"}
+
+
+def _own_entry(payment: Payment):
+    """The payment's entry when the entry is the payment's alone (so the mirror may point at it)."""
+    entry = payment.entry
+    return entry if entry is not None and entry.kind not in SHARED_ENTRY_KINDS else None
+
+
 def count_returns(*, account_id: int, at: datetime) -> int:
     """Returned payments of the account (reasons that count) in the window before ``at``."""
     since = at - timedelta(days=policies.returns_window_days())
@@ -664,7 +675,7 @@ def reverse_payment(
         ),
         actor=actor,
         at=at,
-        reverses=payment.entry,
+        reverses=_own_entry(payment),
         audited=False,
     )
     before_status = payment.status
@@ -778,7 +789,7 @@ def cancel_payment_same_day(
         ),
         actor=actor,
         at=at,
-        reverses=payment.entry,
+        reverses=_own_entry(payment),
         audited=False,
     )
     before_status = payment.status
