@@ -7,7 +7,18 @@ Django permission; the OpenAPI 3.1 document is at ``/api/openapi.json`` and the 
 
 from ninja import NinjaAPI
 
-from ohm.api import accounts, books, errors, financials, meters, persons, premises, rates, search
+from ohm.api import (
+    accounts,
+    banking,
+    books,
+    errors,
+    financials,
+    meters,
+    persons,
+    premises,
+    rates,
+    search,
+)
 from ohm.api.auth import TokenAuth
 
 api = NinjaAPI(
@@ -25,5 +36,5 @@ api = NinjaAPI(
 )
 errors.install(api)
 
-for module in (accounts, persons, premises, meters, search, books, financials, rates):
+for module in (accounts, persons, premises, meters, search, books, financials, rates, banking):
     api.add_router("/", module.router)
