@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.contrib.contenttypes.models import ContentType
@@ -26,7 +27,7 @@ from ohm.metering import queries as metering_queries
 from ohm.metering.adapters import get_headend
 from ohm.metering.adapters.headend import CommStatus, SwitchState
 from ohm.metering.models import IntervalDay, Meter, MeterChannel, MeterEvent, Quality, RegisterRead
-from ohm.metering.store import load_intervals
+from ohm.metering.store import decode, load_intervals, utc_midnight
 from ohm.metering.usage import daily_usage, hourly_usage
 
 QUALITY_DAYS = 14
@@ -92,11 +93,14 @@ def meter_detail(request, serial: str):
         .first()
     )
     today = localdate(clock.now())
+    # The chart ends at the latest day with reads: history imported from an older file
+    # (a Green Button download of past years) is shown, not an empty year.
+    chart_end = min(today, _latest_read_date(meter)) if latest_day else today
     delivered = _delivered_channel(meter)
     quality = []
     if delivered is not None and latest_day is not None:
         # The last fortnight that has data: a meter whose reads stopped still shows them.
-        last = min(today, latest_day["day"]) + timedelta(days=1)
+        last = chart_end + timedelta(days=1)
         quality = metering_queries.list_day_quality(
             channel=delivered, start_date=last - timedelta(days=QUALITY_DAYS), end_date=last
         )[::-1]
@@ -120,12 +124,27 @@ def meter_detail(request, serial: str):
                 measure="kwh_received", interval_minutes__isnull=False
             ).exists(),
             "today": today,
+            "chart_end": chart_end,
             "quality": quality,
             "delivered": delivered,
             "corrections": metering_queries.list_corrected_days(meter=meter),
             "exceptions": metering_queries.list_meter_vee_exceptions(meter=meter),
         },
     )
+
+
+def _latest_read_date(meter: Meter) -> date:
+    """The local day of the meter's latest stored interval (a UTC day row can end early)."""
+    row = (
+        IntervalDay.objects.filter(channel__meter=meter, is_current=True)
+        .order_by("-day", "-pk")
+        .first()
+    )
+    assert row is not None  # the caller knows the meter has interval days
+    _, flags = decode(row)
+    present = np.flatnonzero(flags != Quality.MISSING)
+    slot = int(present[-1]) if len(present) else 0
+    return localdate(utc_midnight(row.day) + timedelta(minutes=slot * row.interval_minutes))
 
 
 def _delivered_channel(meter: Meter) -> MeterChannel | None:
@@ -274,16 +293,20 @@ def meter_connect(request, serial: str):
 @staff_required
 @permission_required("metering.view_meter", raise_exception=True)
 def meter_usage(request, serial: str):
-    """Chart data: daily kWh for ``days`` local days up to today, and, when ``day`` is given,
-    that local day's hourly kWh."""
+    """Chart data: daily kWh for ``days`` local days up to ``end`` (default today), and, when
+    ``day`` is given, that local day's hourly kWh with each hour's worst interval quality."""
     meter = _meter(serial)
     today = localdate(clock.now())
     try:
         days = max(1, min(int(request.GET.get("days", 396)), 800))
     except ValueError:
         days = 396
-    start = today - timedelta(days=days - 1)
-    daily = daily_usage(meter=meter, start_date=start, end_date=today + timedelta(days=1))
+    try:
+        last = min(date.fromisoformat(request.GET["end"]), today) if "end" in request.GET else today
+    except ValueError:
+        return JsonResponse({"error": "end must be YYYY-MM-DD"}, status=400)
+    start = last - timedelta(days=days - 1)
+    daily = daily_usage(meter=meter, start_date=start, end_date=last + timedelta(days=1))
     body = {
         "serial": meter.serial,
         "daily": [
