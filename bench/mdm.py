@@ -1,15 +1,23 @@
 """Meter data: import, validate and store a day of 15-minute reads for 100,000 meters from CSV.
 
-    ohm bench mdm [--meters 100000] [--history-meters 5] [--seed 1] [--keep-file]
+    ohm bench mdm [--meters 100000] [--history-meters 5] [--sample 300] [--seed 1] [--keep-file]
 
 Runs on the database that DATABASE_URL names and writes into it: meters ``BM0000001``… with
-one 15-minute kWh channel each are created once (bulk inserts) and reused; the benchmark
-day's rows and its import are deleted before each run, so every run stores the day afresh.
+one 15-minute kWh channel each are created once (bulk inserts) and reused, and so is the day
+before the benchmark day (imported once, untimed, so VEE has each channel's history as a daily
+import would). The benchmark day's rows and its import are deleted before each run, so every
+run stores the day afresh.
 
 The CSV (``docs/formats/interval-csv.md``, 96 rows per meter, a few gaps, spikes and
-estimates) is written to a temporary directory untimed. Timed: ``import_reads`` of that
-file — parse, check, VEE (``ohm.metering.vee``: gaps, negatives, spikes against the day's
-level, short gaps interpolated and flagged estimated) and the durable write, committed.
+estimates) is written to a temporary directory untimed. Timed: ``import_reads`` — the function
+``ohm reads import FILE --format csv`` calls — on that file: parse, check, VEE in the same pass
+(``ohm.metering.ingest.checks``: negatives, spikes against each channel's history, zero runs,
+gaps; short gaps interpolated and flagged estimated) and the durable write, committed.
+
+Then a reference check: for a sample of meters (all the ones given gaps, spikes or estimates,
+and random others), the file's lines are read again with the ``csv`` module, the day each
+meter should have is built interval by interval in plain Python (gaps interpolated by the
+textbook formula), and compared with what the store returns; so are the spikes found.
 
 Also measured: ``bytes_per_meter_year``, the interval table's bytes (with its indexes) per
 channel-day times 365; ``usage_query_ms``, the median of a 13-month ``load_intervals`` for
@@ -19,14 +27,18 @@ meters given 13 months of history. The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -34,10 +46,10 @@ import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
 from ohm.core.audit import SystemActor
-from ohm.metering import vee
 from ohm.metering.ingest.loader import file_sha256, import_reads
 from ohm.metering.models import IntervalDay, Meter, MeterChannel, Quality, ReadImport
 from ohm.metering.store import DayBlock, day_number, load_intervals, save_day_block
+from ohm.metering.vee_config import DEFAULT, rules_for
 
 DAY = date(2026, 3, 10)
 PREFIX = "BM"
@@ -53,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=5,
         help="Meters given 13 months of history for the usage query (default 5).",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=300,
+        help="Meters checked against the reference (default 300).",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -115,15 +133,24 @@ def ensure_meters(count: int, out) -> list[int]:
 
 
 def day_shape(rng: np.random.Generator, meters: int) -> np.ndarray:
-    """kWh per 15 minutes, ``[meters, 96]``: a residential curve scaled per meter, with noise."""
+    """kWh per 15 minutes, ``[meters, 96]``: a residential curve scaled per meter (each meter
+    the same size every day), with noise."""
     hours = (np.arange(96) + 0.5) / 4
     curve = 0.25 + 0.2 * np.exp(-((hours - 8) ** 2) / 4) + 0.45 * np.exp(-((hours - 19) ** 2) / 6)
-    scale = rng.lognormal(0.0, 0.4, size=(meters, 1))
+    scale = np.random.default_rng(0).lognormal(0.0, 0.4, size=(meters, 1))
     return np.round(curve[np.newaxis, :] * scale * rng.uniform(0.7, 1.3, size=(meters, 96)), 3)
 
 
-def write_csv(path: Path, meters: int, rng: np.random.Generator) -> int:
-    """The day's reads as Ohm CSV, rows by meter then time. Returns the number of values."""
+class WrittenDay(NamedTuple):
+    values: int
+    #: Meter positions (0-based) given a gap, a spike, an estimate.
+    gaps: np.ndarray
+    spikes: np.ndarray
+    estimates: np.ndarray
+
+
+def write_csv(path: Path, meters: int, rng: np.random.Generator, day: date = DAY) -> WrittenDay:
+    """A day's reads as Ohm CSV, rows by meter then time."""
     values = day_shape(rng, meters)
     quality = np.full((meters, 96), "", dtype=object)
     present = np.ones((meters, 96), dtype=bool)
@@ -134,7 +161,7 @@ def write_csv(path: Path, meters: int, rng: np.random.Generator) -> int:
     values[spiky, rng.integers(0, 96, size=len(spiky))] *= 40
     estimated = rng.choice(meters, size=max(1, meters // 300), replace=False)
     quality[estimated, rng.integers(0, 96, size=len(estimated))] = "E"
-    base = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
+    base = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     ends = [
         (base + timedelta(minutes=15 * (i + 1))).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(96)
     ]
@@ -153,43 +180,127 @@ def write_csv(path: Path, meters: int, rng: np.random.Generator) -> int:
         }
     )
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
-    return len(meter_idx)
+    return WrittenDay(len(meter_idx), sick, spiky, estimated)
 
 
-def validate_and_estimate(block: DayBlock) -> DayBlock:
-    """VEE in the import pass: the rules of ``ohm.metering.vee`` on the whole chunk at once.
-    The day's own 95th percentile stands in for the meter's history (a benchmark has none)."""
-    values, flags = block.values, block.flags
-    vee.find_gaps(flags)
-    vee.find_negative(values, flags)
-    level = np.where(flags == Quality.ACTUAL, values, np.nan)
-    with np.errstate(all="ignore"):
-        typical = np.nanmedian(level, axis=1)
-    vee.find_spikes(values, flags, history_level=typical, factor=10.0, floor=1.0)
-    filled, new_flags = vee.interpolate_short_gaps(values, flags, max_intervals=4)
-    return DayBlock(
-        interval_minutes=block.interval_minutes,
-        channel_ids=block.channel_ids,
-        day_numbers=block.day_numbers,
-        values=filled.astype(np.float32),
-        flags=new_flags.astype(np.uint8),
+def ensure_day_before(meters: int, seed: int, out) -> None:
+    """The day before DAY, imported once like any daily file: it gives every channel the VEE
+    history (``IntervalDay.vee_level``) a daily import judges spikes against."""
+    before = DAY - timedelta(days=1)
+    have = IntervalDay.objects.filter(
+        channel__meter__serial__startswith=PREFIX,
+        day=before,
+        is_current=True,
+        vee_level__isnull=False,
+    ).count()
+    if have >= meters:
+        return
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="ohm-bench-mdm-"))
+    path = workdir / f"reads-{before:%Y%m%d}-{meters}.csv"
+    write_csv(path, meters, np.random.default_rng(seed + 1_000), day=before)
+    at = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=2)
+    result = import_reads(path=path, format="csv", actor=ACTOR, at=at, reprocess=True)
+    path.unlink()
+    workdir.rmdir()
+    out.write(
+        f"Imported the day before ({result.intervals_loaded} intervals) in {time.perf_counter() - started:.1f} s.\n"
     )
 
 
+_QUALITY = {"": Quality.ACTUAL, "A": Quality.ACTUAL, "E": Quality.ESTIMATED, "M": Quality.MISSING}
+
+
+def reference_day(lines: list[list[str]]) -> tuple[list[float], list[int]]:
+    """What the store should hold for one meter's day, the slow and obvious way: each line's
+    value and quality in its slot, parsed with ``float`` and ``datetime``; the rest missing."""
+    base = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
+    values, flags = [0.0] * 96, [Quality.MISSING] * 96
+    for _meter, _channel, end, value, quality in lines:
+        slot = int((datetime.fromisoformat(end) - base).total_seconds()) // 900 - 1
+        flags[slot] = _QUALITY[quality]
+        values[slot] = float(value) if flags[slot] != Quality.MISSING else 0.0
+    return values, flags
+
+
+def reference_check(
+    path: Path, written: WrittenDay, result, *, sample: int, meters: int, rng
+) -> tuple[int, list[str]]:
+    """Compare a sample of meters with ``reference_day``; returns (values checked, differences)."""
+    odd = np.unique(np.concatenate([written.gaps, written.spikes, written.estimates]))
+    others = rng.choice(meters, size=min(meters, sample), replace=False)
+    chosen = np.unique(np.concatenate([odd, others]))[: max(sample, len(odd))]
+    serials = {f"{PREFIX}{int(i) + 1:07d}" for i in chosen}
+    lines: dict[str, list[list[str]]] = {s: [] for s in serials}
+    with open(path, newline="") as handle:
+        next(handle)
+        for text in handle:
+            if text[:9] in serials:
+                lines[text[:9]].extend(csv.reader([text]))
+    rules = rules_for(DEFAULT)
+    channels = dict(
+        MeterChannel.objects.filter(meter__serial__in=serials).values_list("meter__serial", "pk")
+    )
+    levels = dict(
+        IntervalDay.objects.filter(
+            channel_id__in=channels.values(), day=DAY - timedelta(days=1), is_current=True
+        ).values_list("channel_id", "vee_level")
+    )
+    found = {(f.channel_id, f.code) for f in result.vee_findings}
+    start_at = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
+    differences: list[str] = []
+    checked = 0
+    for serial in sorted(serials):
+        values, flags = reference_day(lines[serial])
+        channel = MeterChannel(pk=channels[serial], interval_minutes=15)
+        got = load_intervals(
+            channel=channel, start_at=start_at, end_at=start_at + timedelta(days=1)
+        )
+        for k in range(96):
+            checked += 1
+            expected = np.float32(values[k])
+            if int(got.flags[k]) != flags[k] or got.values[k] != expected:
+                differences.append(
+                    f"{serial} slot {k}: stored {got.values[k]!r} {Quality.LABELS[int(got.flags[k])]}, expected {expected!r} {Quality.LABELS[flags[k]]}"
+                )
+        # The rules, by hand: a spike is an actual value above max(factor × the day before's
+        # level, floor); a gap is a missing slot between the day's first and last read.
+        level = levels.get(channels[serial])
+        limit = (
+            max(rules.spike_factor * level, rules.spike_floor_kw / 4) if level is not None else None
+        )
+        expect = {
+            "spike": limit is not None
+            and any(f == Quality.ACTUAL and v > limit for v, f in zip(values, flags, strict=True)),
+            "unestimated_gap": any(
+                flags[k] == Quality.MISSING
+                and any(f != Quality.MISSING for f in flags[:k])
+                and any(f != Quality.MISSING for f in flags[k + 1 :])
+                for k in range(96)
+            ),
+        }
+        for code, expected_finding in expect.items():
+            if expected_finding != ((channels[serial], code) in found):
+                differences.append(
+                    f"{serial}: {code} {'expected' if expected_finding else 'not expected'} (level {level}), VEE {'found one' if not expected_finding else 'found none'}"
+                )
+    return checked, differences
+
+
 def ensure_history(channel_ids: list[int], rng: np.random.Generator) -> None:
-    """13 months of 15-minute days for the usage-query meters (before DAY)."""
+    """13 months of 15-minute days for the usage-query meters (before the day before DAY,
+    which ``ensure_day_before`` imports)."""
     first = DAY - timedelta(days=HISTORY_DAYS)
+    days = HISTORY_DAYS - 1
     for channel_id in channel_ids:
-        if IntervalDay.objects.filter(channel_id=channel_id, day__lt=DAY).count() >= HISTORY_DAYS:
+        if IntervalDay.objects.filter(channel_id=channel_id, day__lt=DAY).count() >= days:
             continue
         block = DayBlock(
             interval_minutes=15,
-            channel_ids=np.full(HISTORY_DAYS, channel_id, dtype=np.int64),
-            day_numbers=np.arange(
-                day_number(first), day_number(first) + HISTORY_DAYS, dtype=np.int64
-            ),
-            values=day_shape(rng, HISTORY_DAYS).astype(np.float32),
-            flags=np.full((HISTORY_DAYS, 96), Quality.ACTUAL, dtype=np.uint8),
+            channel_ids=np.full(days, channel_id, dtype=np.int64),
+            day_numbers=np.arange(day_number(first), day_number(first) + days, dtype=np.int64),
+            values=day_shape(rng, days).astype(np.float32),
+            flags=np.full((days, 96), Quality.ACTUAL, dtype=np.uint8),
         )
         save_day_block(
             block=block, recorded_at=datetime.now(UTC), source="bench", actor_label="bench mdm"
@@ -227,11 +338,13 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
     channel_ids = ensure_meters(options.meters, out)
     history = channel_ids[: max(0, min(options.history_meters, len(channel_ids)))]
     ensure_history(history, rng)
+    ensure_day_before(options.meters, options.seed, out)
 
     workdir = Path(tempfile.mkdtemp(prefix="ohm-bench-mdm-"))
     path = workdir / f"reads-{DAY:%Y%m%d}-{options.meters}.csv"
     started = time.perf_counter()
-    values = write_csv(path, options.meters, rng)
+    written = write_csv(path, options.meters, rng)
+    values = written.values
     out.write(
         f"Wrote {values} values ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s: {path}\n"
     )
@@ -242,18 +355,30 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
     at = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
         hours=2
     )
+    load = os.getloadavg()
+    cpu = os.times()
     started = time.perf_counter()
-    result = import_reads(
-        path=path, format="csv", actor=ACTOR, at=at, before_store=validate_and_estimate
-    )
+    result = import_reads(path=path, format="csv", actor=ACTOR, at=at)
     seconds = time.perf_counter() - started
+    cpu_end = os.times()
+    parts = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    findings = Counter(f.code for f in result.vee_findings)
+    out.write(
+        f"Imported {result.intervals_loaded} intervals, {dict(result.days)} days, {sum(result.exceptions_by_code().values())} exceptions in {seconds:.2f} s ({parts}); "
+        f"CPU {cpu_end.user - cpu.user:.2f} s user + {cpu_end.system - cpu.system:.2f} s system; load average {load[0]:.2f} before.\n"
+        f"VEE findings: {dict(findings)}.\n"
+    )
+    checked, differences = reference_check(
+        path, written, result, sample=options.sample, meters=options.meters, rng=rng
+    )
+    out.write(
+        f"Reference check: {checked} intervals of {checked // 96} meters, {len(differences)} differences.\n"
+    )
+    for line in differences[:20]:
+        out.write(f"  {line}\n")
     if not options.keep_file:
         path.unlink()
         workdir.rmdir()
-    parts = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    out.write(
-        f"Imported {result.intervals_loaded} intervals, {dict(result.days)} days, {sum(result.exceptions_by_code().values())} exceptions in {seconds:.2f} s ({parts}).\n"
-    )
 
     size, how = interval_table_bytes()
     rows = IntervalDay.objects.count()
@@ -283,4 +408,4 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
         "usage_query_ms": round(statistics.median(timings), 3) if timings else None,
     }
     out.write(json.dumps(figures) + "\n")
-    return 0 if result.intervals_loaded else 1
+    return 0 if result.intervals_loaded and not differences else 1

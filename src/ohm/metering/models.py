@@ -151,6 +151,16 @@ class IntervalDay(models.Model):
     source = models.CharField(max_length=60, help_text="import:<id>, vee, edit, headend, demo")
     actor_label = models.CharField(max_length=150, blank=True)
     reason = models.CharField(max_length=300, blank=True)
+    # What import-time VEE carries from one day to the next, so a day is judged against the
+    # channel's history without reading that history back (see ``ohm.metering.ingest.checks``).
+    vee_level = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The channel's usual high interval value as of this day's end (spike yardstick)",
+    )
+    vee_zero_run = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Actual zero intervals in a row at this day's end"
+    )
 
     class Meta:
         constraints = [
@@ -163,7 +173,16 @@ class IntervalDay(models.Model):
                 fields=["channel", "day", "version"], name="unique_interval_day_version"
             ),
         ]
-        # (channel, day, version) is unique, so its index already serves lookups by channel and day.
+        # (channel, day, version) is unique, so its index already serves lookups by channel and
+        # day. A day's current rows for many channels (an import, the day before it) come from
+        # this one: a range of one day, not every stored day of each channel.
+        indexes = [
+            models.Index(
+                fields=["day", "channel"],
+                condition=Q(is_current=True),
+                name="interval_day_current_by_day",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.day} v{self.version}"

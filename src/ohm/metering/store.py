@@ -221,6 +221,8 @@ _COLUMNS = (
     "source",
     "actor_label",
     "reason",
+    "vee_level",
+    "vee_zero_run",
 )
 
 
@@ -233,11 +235,16 @@ def save_day_block(
     actor_label: str = "",
     reason: str = "",
     current: dict[tuple[int, int], CurrentDay] | None = None,
+    vee_level: np.ndarray | None = None,
+    vee_zero_run: np.ndarray | None = None,
 ) -> dict[str, int]:
     """``save_interval_days`` for arrays: same versioning, written in bulk. ``current`` is what
-    ``fetch_current_days`` returned for these days, when the caller already has it."""
+    ``fetch_current_days`` returned for these days, when the caller already has it.
+    ``vee_level``/``vee_zero_run`` (one per row, NaN/negative for none) is the state import-time
+    VEE carries to the next day (``IntervalDay.vee_level``)."""
     counts = {"inserted": 0, "versioned": 0, "unchanged": 0}
-    if not len(block.channel_ids):
+    k_rows = len(block.channel_ids)
+    if not k_rows:
         return counts
     if current is None:
         current = fetch_current_days(
@@ -248,41 +255,59 @@ def save_day_block(
     values = np.ascontiguousarray(block.values, dtype=VALUE_DTYPE)
     flags = np.ascontiguousarray(block.flags, dtype=FLAG_DTYPE)
     at = connection.ops.adapt_datetimefield_value(recorded_at)
-    day_values: dict[int, object] = {}
-    rows, superseded = [], []
-    for k, (channel_id, number) in enumerate(
-        zip(block.channel_ids.tolist(), block.day_numbers.tolist(), strict=True)
-    ):
-        old = current.get((channel_id, number))
-        if (
-            old is not None
-            and np.array_equal(old.values, values[k])
-            and np.array_equal(old.flags, flags[k])
-        ):
-            counts["unchanged"] += 1
-            continue
-        if old is not None:
+    channel_ids = block.channel_ids.tolist()
+    numbers = block.day_numbers.tolist()
+    write = np.ones(k_rows, dtype=bool)
+    versions = [1] * k_rows
+    superseded = []
+    if current:
+        for k, (channel_id, number) in enumerate(zip(channel_ids, numbers, strict=True)):
+            old = current.get((channel_id, number))
+            if old is None:
+                continue
+            if np.array_equal(old.values, values[k]) and np.array_equal(old.flags, flags[k]):
+                write[k] = False
+                continue
             superseded.append(old.pk)
-            counts["versioned"] += 1
-        else:
-            counts["inserted"] += 1
-        if number not in day_values:
-            day_values[number] = connection.ops.adapt_datefield_value(day_from_number(number))
-        rows.append(
-            (
-                channel_id,
-                day_values[number],
-                block.interval_minutes,
-                values[k].tobytes(),
-                flags[k].tobytes(),
-                (old.version + 1) if old is not None else 1,
-                True,
-                at,
-                source,
-                actor_label,
-                reason,
-            )
+            versions[k] = old.version + 1
+    counts["unchanged"] = k_rows - int(write.sum())
+    counts["versioned"] = len(superseded)
+    counts["inserted"] = int(write.sum()) - len(superseded)
+    day_values = {
+        number: connection.ops.adapt_datefield_value(day_from_number(number))
+        for number in set(numbers)
+    }
+    levels = (
+        [None if np.isnan(x) else x for x in vee_level.tolist()]
+        if vee_level is not None
+        else [None] * k_rows
+    )
+    zero_runs = (
+        [None if x < 0 else x for x in vee_zero_run.tolist()]
+        if vee_zero_run is not None
+        else [None] * k_rows
+    )
+    # One bytes object per row, sliced from one buffer: rows of a C-contiguous matrix.
+    value_bytes, flag_bytes = values.tobytes(), flags.tobytes()
+    value_width, flag_width = values.shape[1] * VALUE_DTYPE.itemsize, flags.shape[1]
+    rows = [
+        (
+            channel_ids[k],
+            day_values[numbers[k]],
+            block.interval_minutes,
+            value_bytes[k * value_width : (k + 1) * value_width],
+            flag_bytes[k * flag_width : (k + 1) * flag_width],
+            versions[k],
+            True,
+            at,
+            source,
+            actor_label,
+            reason,
+            levels[k],
+            zero_runs[k],
         )
+        for k in (range(k_rows) if bool(write.all()) else np.flatnonzero(write).tolist())
+    ]
     for lo in range(0, len(superseded), _FETCH_CHUNK):
         IntervalDay.objects.filter(pk__in=superseded[lo : lo + _FETCH_CHUNK]).update(
             is_current=False

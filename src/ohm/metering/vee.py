@@ -121,14 +121,21 @@ def history_percentile(
     """Per row, the percentile of the measured intervals (NaN for a row with none) — the
     channel's own yardstick for spikes."""
     values, flags = _as_2d(values).astype(np.float64), _as_2d(flags)
-    masked = np.where(_measured(flags), values, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing row is NaN, on purpose
-        return (
-            np.nanpercentile(masked, percentile, axis=1)
-            if masked.shape[1]
-            else np.full(masked.shape[0], np.nan)
-        )
+    rows, width = values.shape
+    if not width:
+        return np.full(rows, np.nan)
+    measured = _measured(flags)
+    whole = measured.all(axis=1)
+    result = np.empty(rows)
+    # Rows measured throughout (nearly all of them) need no NaN handling, which is slow.
+    if whole.any():
+        result[whole] = np.percentile(values[whole], percentile, axis=1)
+    if not whole.all():
+        masked = np.where(measured[~whole], values[~whole], np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing row is NaN, on purpose
+            result[~whole] = np.nanpercentile(masked, percentile, axis=1)
+    return result
 
 
 def find_spikes(
@@ -136,14 +143,17 @@ def find_spikes(
     flags: np.ndarray,
     *,
     history_level: np.ndarray | float,
-    factor: float,
-    floor: float = 0.0,
+    factor: np.ndarray | float,
+    floor: np.ndarray | float = 0.0,
 ) -> list[Finding]:
     """Actual intervals above ``factor × history_level`` and above ``floor`` (both in the
-    values' unit per interval). A row without history (NaN level) is not judged."""
+    values' unit per interval; each a number or one per row). A row without history (NaN
+    level) is not judged."""
     values, flags = _as_2d(values), _as_2d(flags)
-    level = _per_row(history_level, values.shape[0], np.float64)
-    limit = np.maximum(factor * level, floor)
+    rows = values.shape[0]
+    level = _per_row(history_level, rows, np.float64)
+    factor = _per_row(factor, rows, np.float64)
+    limit = np.maximum(factor * level, _per_row(floor, rows, np.float64))
     judged = np.isfinite(level)
     spikes = (flags == ACTUAL) & (values > limit[:, np.newaxis]) & judged[:, np.newaxis]
     findings = []
@@ -154,7 +164,7 @@ def find_spikes(
             Finding(
                 Reason.SPIKE,
                 int(row),
-                f"{len(positions)} intervals above {limit[row]:.3f} ({factor:g} × the usual {level[row]:.3f}); peak {peak:.3f}",
+                f"{len(positions)} intervals above {limit[row]:.3f} ({factor[row]:g} × the usual {level[row]:.3f}); peak {peak:.3f}",
                 tuple(positions.tolist()),
             )
         )
@@ -180,15 +190,26 @@ def find_negative(
 
 
 def find_zero_runs(
-    values: np.ndarray, flags: np.ndarray, *, occupied: np.ndarray | bool, min_intervals: int
+    values: np.ndarray,
+    flags: np.ndarray,
+    *,
+    occupied: np.ndarray | bool,
+    min_intervals: np.ndarray | int,
+    carried: np.ndarray | int = 0,
 ) -> list[Finding]:
     """Runs of at least ``min_intervals`` actual zero readings where the premise is occupied
-    (a stopped meter, a bypass, or a vacancy nobody told us about)."""
+    (a stopped meter, a bypass, or a vacancy nobody told us about). ``carried`` (per row) is
+    how many actual zeros came just before the row, so a run that began on an earlier day
+    counts whole; see ``trailing_zero_run`` for what to carry to the next."""
     values, flags = _as_2d(values), _as_2d(flags)
-    occupied = _per_row(occupied, values.shape[0], bool)
+    n_rows = values.shape[0]
+    occupied = _per_row(occupied, n_rows, bool)
+    minimum = _per_row(min_intervals, n_rows, np.int64)
+    before = _per_row(carried, n_rows, np.int64)
     zero = (flags == ACTUAL) & (values == 0) & occupied[:, np.newaxis]
     rows, starts, ends = runs(zero)
-    long = (ends - starts) >= min_intervals
+    lengths = (ends - starts) + np.where(starts == 0, before[rows], 0)
+    long = lengths >= minimum[rows]
     findings = []
     for row in np.unique(rows[long]):
         mine = long & (rows == row)
@@ -199,11 +220,27 @@ def find_zero_runs(
             Finding(
                 Reason.ZERO_RUN,
                 int(row),
-                f"zero consumption for {int((ends[mine] - starts[mine]).max())} intervals in a row at an occupied premise",
+                f"zero consumption for {int(lengths[mine].max())} intervals in a row at an occupied premise",
                 tuple(positions.tolist()),
             )
         )
     return findings
+
+
+def trailing_zero_run(
+    values: np.ndarray, flags: np.ndarray, *, carried: np.ndarray | int = 0
+) -> np.ndarray:
+    """Per row, the actual zero readings in a row at its end (``carried`` added when the
+    whole row is zeros): what ``find_zero_runs`` needs as ``carried`` for the next row."""
+    values, flags = _as_2d(values), _as_2d(flags)
+    zero = (flags == ACTUAL) & (values == 0)
+    width = zero.shape[1]
+    # Position of the last non-zero interval from the end; a row of zeros has none.
+    tail = np.argmax(~zero[:, ::-1], axis=1)
+    all_zero = zero.all(axis=1)
+    return np.where(all_zero, width + _per_row(carried, zero.shape[0], np.int64), tail).astype(
+        np.int64
+    )
 
 
 def register_delta(start_reading, end_reading, *, multiplier, dials) -> np.ndarray:
@@ -318,16 +355,17 @@ def find_inactive_consumption(
 
 
 def interpolate_short_gaps(
-    values: np.ndarray, flags: np.ndarray, *, max_intervals: int
+    values: np.ndarray, flags: np.ndarray, *, max_intervals: np.ndarray | int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fill each run of at most ``max_intervals`` MISSING intervals that has a measured
+    """Fill each run of at most ``max_intervals`` (a number, or one per row) MISSING intervals that has a measured
     interval on both sides with the straight line between those two neighbours (never
     below zero), flagged ESTIMATED. Longer runs and runs at a row's edge are left alone."""
     values, flags = _as_2d(values).astype(np.float64).copy(), _as_2d(flags).copy()
     width = flags.shape[1]
     rows, starts, ends = runs(flags == MISSING)
     lengths = ends - starts
-    inside = (starts > 0) & (ends < width) & (lengths <= max_intervals)
+    limit = _per_row(max_intervals, flags.shape[0], np.int64)
+    inside = (starts > 0) & (ends < width) & (lengths <= limit[rows])
     rows, starts, ends, lengths = rows[inside], starts[inside], ends[inside], lengths[inside]
     anchored = _measured(flags[rows, starts - 1]) & _measured(flags[rows, ends])
     rows, starts, ends, lengths = (

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from ohm.core import audit
+from ohm.metering.ingest.checks import DayFinding, check_block
 from ohm.metering.ingest.records import ParsedReads, Problem
 from ohm.metering.models import (
     Meter,
@@ -67,6 +68,8 @@ class ImportResult:
     intervals_loaded: int = 0
     register_reads_loaded: int = 0
     days: Counter = field(default_factory=Counter)
+    #: What import-time VEE (``ohm.metering.ingest.checks``) found.
+    vee_findings: list[DayFinding] = field(default_factory=list)
     #: Seconds spent parsing, checking, in ``before_store`` and storing.
     timings: dict[str, float] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -128,10 +131,14 @@ def import_reads(
     reprocess: bool = False,
     chunk_days: int = CHUNK_DAYS,
     before_store: Callable[[DayBlock], DayBlock] | None = None,
+    vee: bool = True,
 ) -> ImportResult:
     """Import one file of reads. ``at`` is the import time: reads ending after it are refused.
-    ``before_store`` sees each chunk of merged days just before it is written and may return
-    it changed (validation and estimation in the same pass).
+    With ``vee`` (the default) each chunk of merged days is validated in the same pass, all
+    channels at once (``ohm.metering.ingest.checks``); the findings come back in
+    ``vee_findings`` and are kept as notes on the import. Nothing is estimated here: what is
+    stored is what the file says.
+    ``before_store`` then sees each chunk just before it is written and may return it changed.
 
     :raises ValidationError: for a missing option (the meter of a Green Button file, the zone of a CMEP file).
     """
@@ -183,9 +190,13 @@ def import_reads(
         actor_label=actor_label,
         chunk_days=chunk_days,
         before_store=before_store,
+        vee=vee,
     )
     result.timings["store"] = (
-        time.perf_counter() - started - result.timings.get("before_store", 0.0)
+        time.perf_counter()
+        - started
+        - result.timings.get("before_store", 0.0)
+        - result.timings.get("vee", 0.0)
     )
     _store_registers(
         parsed,
@@ -244,6 +255,18 @@ def _finish(read_import: ReadImport, *, result: ImportResult, actor, at: datetim
         )
         for p in result.problems[:MAX_EXCEPTION_ROWS]
     ]
+    rows += [
+        ReadException(
+            read_import=read_import,
+            line=None,
+            meter_ref=f.meter_serial[:60],
+            channel_ref=str(f.channel_number),
+            code=f"vee_{f.code}"[:30],
+            reason=f"{f.day:%Y-%m-%d} (UTC): {f.message}"[:300],
+            loaded=True,
+        )
+        for f in result.vee_findings[: max(0, MAX_EXCEPTION_ROWS - len(rows))]
+    ]
     read_import.status = ReadImport.Status.LOADED if result.loaded else ReadImport.Status.REJECTED
     read_import.records_read = result.records_read
     read_import.intervals_loaded = result.intervals_loaded
@@ -269,6 +292,7 @@ def _finish(read_import: ReadImport, *, result: ImportResult, actor, at: datetim
                 "days": dict(result.days),
                 "register_reads": result.register_reads_loaded,
                 "exceptions": read_import.exception_count,
+                "vee_findings": len(result.vee_findings),
             },
         )
 
@@ -638,6 +662,7 @@ def _store_days(
     actor_label,
     chunk_days,
     before_store,
+    vee,
 ) -> None:
     """Scatter the reads into day rows (``[channel-days, intervals]`` matrices), chunk by chunk,
     and store each chunk. Reads sorted by channel and time (as files usually are, and as
@@ -700,6 +725,7 @@ def _store_days(
                 source=source,
                 actor_label=actor_label,
                 before_store=before_store,
+                vee=vee,
             )
 
 
@@ -735,6 +761,7 @@ def _store_chunk(
     source,
     actor_label,
     before_store,
+    vee,
 ) -> None:
     current = fetch_current_days(
         channel_ids=block.channel_ids,
@@ -757,6 +784,14 @@ def _store_chunk(
                 problems.append(Problem(int(reads.line[i]), "conflict", reason, **reads.refs(i)))
             present &= ~conflicts
     result.intervals_loaded += int(np.count_nonzero(present))
+    state: dict[str, np.ndarray] = {}
+    if vee:
+        started = time.perf_counter()
+        checked = check_block(block)
+        block = checked.block
+        state = {"vee_level": checked.level, "vee_zero_run": checked.zero_run}
+        result.vee_findings += checked.findings
+        result.timings["vee"] = result.timings.get("vee", 0.0) + time.perf_counter() - started
     if before_store is not None:
         started = time.perf_counter()
         block = before_store(block)
@@ -767,7 +802,12 @@ def _store_chunk(
         result.days.update({k: v for k, v in _classify(block, current).items() if v})
         return
     counts = save_day_block(
-        block=block, recorded_at=at, source=source, actor_label=actor_label, current=current
+        block=block,
+        recorded_at=at,
+        source=source,
+        actor_label=actor_label,
+        current=current,
+        **state,
     )
     result.days.update({k: v for k, v in counts.items() if v})
 

@@ -1,0 +1,289 @@
+"""VEE in the import pass: validate and estimate every day an import writes, all at once.
+
+An import turns a file into day rows (``DayBlock``: ``[channel-days, intervals]`` matrices);
+before they are stored, the rules of ``ohm.metering.vee`` run over the whole matrix:
+
+- **negative** values on energy channels;
+- **spikes**: actual intervals above the meter class's ``spike_factor`` × the channel's usual
+  high value (and above its floor), the usual value coming from the channel's history;
+- **zero runs**: actual zeros for ``zero_run_hours`` in a row at a meter installed at an
+  active, energized service point (the premise's occupancy is known to the layers above, and
+  ``ohm reads vee`` judges it there);
+- **gaps**: missing intervals inside the span the import covers for a channel.
+
+Validation only: the import stores what the file says (so import, export and import again is
+lossless), and estimation — interpolation, profiles, fitting to the register — is ``ohm reads
+vee`` (``vee_operations.run_vee``), which writes its estimates as a new version of the day.
+
+History without reading history: each stored day carries ``vee_level`` — an exponentially
+weighted mean (span ``spike_history_days``) of the daily 95th percentile of its measured
+intervals, so about the channel's usual high value over the last month — and ``vee_zero_run``,
+the actual zeros in a row at the day's end. A day is judged against the row of the day
+before (in the same import or stored); a channel with no such row is not judged for spikes
+that day and starts its history afresh. Rows written elsewhere (``ohm reads vee`` estimates,
+edits, the demo) carry none; the next import starts from the day's own values.
+
+Nothing here raises work items: findings come back to ``import_reads``, which keeps them as
+notes on the import; ``ohm reads vee`` turns findings into work items.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from django.db import connection
+
+from ohm.metering import vee
+from ohm.metering.models import (
+    IntervalDay,
+    Meter,
+    MeterChannel,
+    MeterInstallation,
+)
+from ohm.metering.store import DayBlock, day_from_number
+from ohm.metering.vee_config import meter_class_for, rules_for
+from ohm.premises.models import Premise, ServicePoint
+
+_ENERGY = (MeterChannel.Measure.KWH_DELIVERED, MeterChannel.Measure.KWH_RECEIVED)
+
+
+@dataclass(frozen=True)
+class DayFinding:
+    """A rule failing on one channel-day of an import. ``intervals`` are positions in the UTC
+    day (0 is the interval starting at midnight)."""
+
+    channel_id: int
+    meter_serial: str
+    channel_number: int
+    day: date
+    interval_minutes: int
+    code: str
+    message: str
+    intervals: tuple[int, ...] = ()
+
+
+@dataclass
+class _Channels:
+    """Per channel of a block (row-aligned arrays): what the rules need to know of it."""
+
+    serial: list[str]
+    number: np.ndarray
+    energy: np.ndarray
+    occupied: np.ndarray
+    spike_factor: np.ndarray
+    spike_floor_kw: np.ndarray
+    spike_span_days: np.ndarray
+    spike_percentile: np.ndarray
+    zero_run_hours: np.ndarray
+
+
+def _channel_facts(channel_ids: np.ndarray) -> _Channels:
+    """One query for the block's channels: meter, measure and where the meter is installed."""
+    unique = np.unique(channel_ids)
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT c.id, m.serial, c.number, c.measure, m.multiplier, p.premise_type, sp.status, sp.energized"
+        f" FROM {q(MeterChannel._meta.db_table)} c"
+        f" JOIN {q(Meter._meta.db_table)} m ON m.id = c.meter_id"
+        f" LEFT JOIN {q(MeterInstallation._meta.db_table)} i ON i.meter_id = m.id AND i.removed_at IS NULL"
+        f" LEFT JOIN {q(ServicePoint._meta.db_table)} sp ON sp.id = i.service_point_id"
+        f" LEFT JOIN {q(Premise._meta.db_table)} p ON p.id = sp.premise_id"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{sql} WHERE c.id = ANY(%s)", [unique.tolist()])
+        else:
+            cursor.execute(
+                f"{sql} WHERE c.id IN (SELECT value FROM json_each(%s))",
+                [json.dumps(unique.tolist())],
+            )
+        rows = sorted(cursor.fetchall())
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    at = np.searchsorted(ids, channel_ids)
+    # A handful of distinct (premise type, CT-metered) pairs: the class rules once each.
+    classes: dict[tuple, object] = {}
+    rules = []
+    for r in rows:
+        key = (r[5], float(r[4]) > 1)
+        if key not in classes:
+            classes[key] = rules_for(meter_class_for(premise_type=r[5], multiplier=float(r[4])))
+        rules.append(classes[key])
+
+    def per_row(values, dtype) -> np.ndarray:
+        return np.array(values, dtype=dtype)[at] if rows else np.zeros(len(at), dtype=dtype)
+
+    serials = [r[1] for r in rows]
+    return _Channels(
+        serial=[serials[k] for k in at.tolist()] if rows else [],
+        number=per_row([r[2] for r in rows], np.int64),
+        energy=per_row([r[3] in _ENERGY for r in rows], bool),
+        occupied=per_row([r[6] == ServicePoint.Status.ACTIVE and bool(r[7]) for r in rows], bool),
+        spike_factor=per_row([x.spike_factor for x in rules], np.float64),
+        spike_floor_kw=per_row([x.spike_floor_kw for x in rules], np.float64),
+        spike_span_days=per_row([x.spike_history_days for x in rules], np.float64),
+        spike_percentile=per_row([x.spike_percentile for x in rules], np.float64),
+        zero_run_hours=per_row([x.zero_run_hours for x in rules], np.float64),
+    )
+
+
+def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
+    """``vee_level`` and ``vee_zero_run`` of the current stored row of each block row's channel
+    on the day before (NaN and 0 where there is none)."""
+    rows = len(block.channel_ids)
+    level = np.full(rows, np.nan)
+    zero_run = np.zeros(rows, dtype=np.int64)
+    first, last = int(block.day_numbers.min()) - 1, int(block.day_numbers.max()) - 1
+    q = connection.ops.quote_name
+    ids = np.unique(block.channel_ids)
+    sql = (
+        f"SELECT channel_id, day, vee_level, vee_zero_run FROM {q(IntervalDay._meta.db_table)}"
+        f" WHERE is_current AND day >= %s AND day <= %s AND vee_level IS NOT NULL"
+    )
+    params: list = [
+        connection.ops.adapt_datefield_value(day_from_number(first)),
+        connection.ops.adapt_datefield_value(day_from_number(last)),
+    ]
+    with connection.cursor() as cursor:
+        if int(ids[-1]) - int(ids[0]) < 2 * len(ids):
+            # Dense ids (a bulk import): a range, filtered below.
+            cursor.execute(
+                f"{sql} AND channel_id >= %s AND channel_id <= %s",
+                [*params, int(ids[0]), int(ids[-1])],
+            )
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"{sql} AND channel_id = ANY(%s)", [*params, ids.tolist()])
+        else:
+            cursor.execute(
+                f"{sql} AND channel_id IN (SELECT value FROM json_each(%s))",
+                [*params, json.dumps(ids.tolist())],
+            )
+        found = cursor.fetchall()
+    if not found:
+        return level, zero_run
+    epoch = date(1970, 1, 1)
+    channel = np.array([r[0] for r in found], dtype=np.int64)
+    day = np.array(
+        [
+            ((d if isinstance(d, date) else date.fromisoformat(d)) - epoch).days
+            for d in (r[1] for r in found)
+        ],
+        dtype=np.int64,
+    )
+    key = (channel << 20) + (day - first)
+    order = np.argsort(key)
+    key = key[order]
+    wanted = (block.channel_ids.astype(np.int64) << 20) + (block.day_numbers - 1 - first)
+    at = np.clip(np.searchsorted(key, wanted), 0, len(key) - 1)
+    hit = key[at] == wanted
+    stored_level = np.array([r[2] for r in found], dtype=np.float64)[order]
+    stored_zero = np.array([r[3] or 0 for r in found], dtype=np.int64)[order]
+    level[hit] = stored_level[at[hit]]
+    zero_run[hit] = stored_zero[at[hit]]
+    return level, zero_run
+
+
+@dataclass(frozen=True)
+class CheckedBlock:
+    block: DayBlock
+    #: Per row: the state to store with it (``vee_level``: NaN for none).
+    level: np.ndarray
+    zero_run: np.ndarray
+    findings: list[DayFinding]
+
+
+def check_block(block: DayBlock) -> CheckedBlock:
+    """Validate a block of merged day rows (see the module's docstring)."""
+    rows, n = block.values.shape
+    minutes = block.interval_minutes
+    facts = _channel_facts(block.channel_ids)
+    values, flags = block.values, block.flags
+
+    # The day before each row: the previous row of the block when it is the same channel's
+    # previous day (a file of many days), else the stored row.
+    stored_level, stored_zero = _stored_state(block)
+    follows = np.zeros(rows, dtype=bool)
+    if rows > 1:
+        follows[1:] = (block.channel_ids[1:] == block.channel_ids[:-1]) & (
+            block.day_numbers[1:] == block.day_numbers[:-1] + 1
+        )
+    today = vee.history_percentile(values, flags, percentile=95.0)
+    if not np.all(facts.spike_percentile == 95.0):
+        for p in np.unique(facts.spike_percentile[facts.spike_percentile != 95.0]):
+            pick = facts.spike_percentile == p
+            today[pick] = vee.history_percentile(values[pick], flags[pick], percentile=float(p))
+    zero = (flags == vee.ACTUAL) & (values == 0)
+    all_zero = zero.all(axis=1)
+    tail = np.argmax(~zero[:, ::-1], axis=1).astype(np.int64)
+    before_level = stored_level.copy()
+    before_zero = stored_zero.copy()
+    level = np.empty(rows)
+    zero_run = np.empty(rows, dtype=np.int64)
+    # Carry the state along runs of consecutive days: step t handles each run's t-th row.
+    run_start = np.flatnonzero(~follows)
+    rank = np.arange(rows) - np.repeat(run_start, np.diff(np.r_[run_start, rows]))
+    for t in range(int(rank.max()) + 1 if rows else 0):
+        now = np.flatnonzero(rank == t)
+        if t:
+            before_level[now] = level[now - 1]
+            before_zero[now] = zero_run[now - 1]
+        prior = before_level[now]
+        span = facts.spike_span_days[now]
+        fresh = today[now]
+        level[now] = np.where(
+            np.isnan(prior), fresh, np.where(np.isnan(fresh), prior, prior + (fresh - prior) / span)
+        )
+        zero_run[now] = np.where(all_zero[now], before_zero[now] + n, tail[now])
+
+    found: list[tuple[str, vee.Finding]] = []
+    per_hour = 60 / minutes
+    floor = np.where(facts.energy, facts.spike_floor_kw / per_hour, facts.spike_floor_kw)
+    found += [
+        ("spike", f)
+        for f in vee.find_spikes(
+            values, flags, history_level=before_level, factor=facts.spike_factor, floor=floor
+        )
+    ]
+    found += [("negative", f) for f in vee.find_negative(values, flags, applies=facts.energy)]
+    found += [
+        ("zero_run", f)
+        for f in vee.find_zero_runs(
+            values,
+            flags,
+            occupied=facts.occupied & facts.energy,
+            min_intervals=(facts.zero_run_hours * 60 // minutes).astype(np.int64),
+            carried=before_zero,
+        )
+    ]
+    # A gap is a missing interval inside what the import covers: a file that starts at noon
+    # leaves the morning missing, and that is no gap.
+    present = flags != vee.MISSING
+    anywhere = present.any(axis=1)
+    first = np.where(anywhere, np.argmax(present, axis=1), n)
+    last = np.where(anywhere, n - 1 - np.argmax(present[:, ::-1], axis=1), -1)
+    continued = np.zeros(rows, dtype=bool)
+    continued[:-1] = follows[1:]
+    position = np.arange(n)
+    inside = ((position > first[:, np.newaxis]) | follows[:, np.newaxis]) & (
+        (position < last[:, np.newaxis]) | continued[:, np.newaxis]
+    )
+    found += [
+        ("gap", f)
+        for f in vee.find_gaps(np.where(inside, flags, vee.ACTUAL), code=vee.Reason.UNESTIMATED_GAP)
+    ]
+    findings = [
+        DayFinding(
+            channel_id=int(block.channel_ids[f.row]),
+            meter_serial=facts.serial[f.row],
+            channel_number=int(facts.number[f.row]),
+            day=day_from_number(int(block.day_numbers[f.row])),
+            interval_minutes=minutes,
+            code=f.code,
+            message=f.message,
+            intervals=f.intervals,
+        )
+        for _, f in sorted(found, key=lambda item: (item[1].row, item[1].code))
+    ]
+    return CheckedBlock(block, level, zero_run, findings)
