@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from ohm.core.money import to_cents
 from ohm.rates.profile import LoadError, read_load_csv
 from tests.shared_data import SHARED
 
@@ -218,3 +219,72 @@ class TestReadLoad:
             self.read(["2018-03-01T00:00:00+00:00,1.0"], header="time,value")
 
         assert (error.value.line, error.value.field) == (1, "header")
+
+
+class TestCustomerOptions:
+    DOC = {
+        "name": "Residential baseline",
+        "energyratestructure": [
+            [
+                {"rate": "0.12430", "max": "300"},
+                {"rate": "0.19794", "max": "390"},
+                {"rate": "0.29453"},
+            ]
+        ],
+        "energyweekdayschedule": [[0] * 24 for _ in range(12)],
+        "energyweekendschedule": [[0] * 24 for _ in range(12)],
+        "fixedchargefirstmeter": "19.99",
+        "fixedchargeunits": "$/month",
+        "ohm": {
+            "baseline": {
+                "tier_percents": ["100", "130"],
+                "seasons": [{"name": "all", "months": list(range(1, 13))}],
+                "allowances": [
+                    {"territory": "T", "heat_source": "basic", "season": "all", "kwh_per_day": "10"}
+                ],
+            },
+            "discounts": [{"code": "CARE", "percent": "25", "base": ["fixed", "energy"]}],
+            "taxes": [{"code": "UUT", "percent": "7.5", "base": ["fixed", "energy", "discount"]}],
+        },
+    }
+
+    def test_baseline_discount_and_tax_from_the_options(self, tmp_path):
+        tariff = tmp_path / "tariff.json"
+        tariff.write_text(json.dumps(self.DOC))
+        # 30 days × 24 h × 1 kW = 720 kWh against a 300 kWh allowance: 300 / 90 / 330.
+        load = write_load(
+            tmp_path / "load.csv",
+            hours(datetime.fromisoformat("2023-04-01T00:00:00-07:00"), 720, kw=lambda i: "1"),
+        )
+
+        plain = json.loads(
+            run("--tariff", tariff, "--load", load, "--tz", "America/Los_Angeles", "--json")
+        )
+        customer = json.loads(
+            run(
+                "--tariff",
+                tariff,
+                "--load",
+                load,
+                "--tz",
+                "America/Los_Angeles",
+                "--json",
+                "--baseline-territory",
+                "T",
+                "--heat-source",
+                "basic",
+                "--program",
+                "CARE",
+            )
+        )
+
+        lines = [(300, "0.12430"), (90, "0.19794"), (330, "0.29453")]  # each line rounded
+        energy = sum(to_cents(Decimal(kwh) * Decimal(price)) for kwh, price in lines)
+        assert customer["months"][0]["energy"] == str(Decimal(energy) / 100)
+        base = 1999 + energy
+        discount = to_cents(Decimal(base) / 100 * Decimal("0.25"))
+        tax = to_cents(Decimal(base - discount) / 100 * Decimal("0.075"))
+        assert customer["months"][0]["discounts"] == str(Decimal(-discount) / 100)
+        assert customer["months"][0]["taxes"] == str(Decimal(tax) / 100)
+        assert Decimal(customer["months"][0]["total"]) * 100 == base - discount + tax
+        assert "discounts" not in plain["months"][0]

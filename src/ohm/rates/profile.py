@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
 
-from ohm.rates.calc import Bill, IntervalUsage, VersionSpan, rate_bills
+from ohm.rates.calc import AgreementTerms, Bill, IntervalUsage, VersionSpan, rate_bills
 from ohm.rates.tariff import Tariff
 
 INTERVALS = (15, 60)
@@ -145,7 +145,12 @@ def _local_day(minute: np.datetime64, zone: tzinfo) -> date:
 
 
 def bill_profile(
-    tariff: Tariff, load: LoadProfile, zone: tzinfo, *, label: str = ""
+    tariff: Tariff,
+    load: LoadProfile,
+    zone: tzinfo,
+    *,
+    label: str = "",
+    terms: AgreementTerms | None = None,
 ) -> list[MonthBill]:
     """One bill per local calendar month of the load (clipped to its first and last day)."""
     first = _local_day(load.starts[0], zone)
@@ -171,6 +176,7 @@ def bill_profile(
             end_date=end,
             usage=usage,
             zone=zone,
+            terms=None if terms is None else [terms],
         )
         out.append(
             MonthBill(
@@ -189,7 +195,8 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-# How the month summary groups bill-line components (the rest are listed as "taxes").
+# How the month summary groups bill-line components; "discounts" and "taxes" (surcharges and
+# taxes) are added for months that have them.
 SUMMARY = {
     "fixed": ("fixed", "customer_charge"),
     "energy": ("energy", "adjustment", "net_metering"),
@@ -211,11 +218,11 @@ def summary(months: list[MonthBill]) -> dict:
         row: dict[str, str] = {"month": month.month}
         for key, components in SUMMARY.items():
             row[key] = dollars(month.cents(*components))
-        other = month.bill.total_cents - sum(month.cents(*c) for c in SUMMARY.values())
-        if other or any(
-            line.component in ("discount", "surcharge", "tax") for line in month.bill.lines
-        ):
-            row["taxes"] = dollars(other)
+        components = {line.component for line in month.bill.lines}
+        if "discount" in components:
+            row["discounts"] = dollars(month.cents("discount"))
+        if components & {"surcharge", "tax"}:
+            row["taxes"] = dollars(month.cents("surcharge", "tax"))
         row["total"] = dollars(month.bill.total_cents)
         grand += month.bill.total_cents
         rows.append(row)

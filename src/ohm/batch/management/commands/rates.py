@@ -1,6 +1,8 @@
 """``ohm rates SUBCOMMAND``: tools for rate analysts.
 
     ohm rates bill-profile --tariff TARIFF.json --load LOAD.csv [--tz ZONE] [--json] [--lines]
+                           [--baseline-territory T --heat-source H [--medical]]
+                           [--program CODE ...] [--tax-exempt CODE ...]
 
 ``bill-profile`` prices a load profile under a URDB-shaped tariff (a URDB API record, a
 ``{"items": [record]}`` API response, or Ohm's stored document with its ``"ohm"``
@@ -9,7 +11,9 @@ LOAD.csv has the header ``interval_start,kw`` (ISO 8601 with UTC offset; 15- or 
 intervals; kw = the interval's average demand). ``--json`` prints
 ``{"months": [{"month", "fixed", "energy", "demand_flat", "demand_tou", "minimum", "total"}…],
 "total"}`` with dollars as decimal strings; ``--lines`` prints every bill line with the tariff
-clause that produced it. Bad tariffs and loads are refused naming the field or line
+clause that produced it. The customer options say what a baseline tariff's allowance is and
+which discounts and tax exemptions apply (without them: no discount, every tax, and the
+tiers' URDB ``max``). Bad tariffs and loads are refused naming the field or line
 (exit status 1).
 
 Subcommands are registered in ``SUBCOMMANDS`` (name -> (add_arguments, handler)); a handler
@@ -28,7 +32,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ohm.core.money import format_cents
-from ohm.rates.calc import RatingError
+from ohm.rates.calc import AgreementTerms, RatingError
 from ohm.rates.profile import SUMMARY, LoadError, bill_profile, read_load_csv, summary
 from ohm.rates.tariff import TariffError, parse_urdb
 
@@ -39,6 +43,15 @@ def _add_bill_profile(parser: CommandParser) -> None:
     parser.add_argument("--tz", help="Zone the schedules are in (default: the utility's).")
     parser.add_argument("--json", action="store_true", help="Print the JSON summary.")
     parser.add_argument("--lines", action="store_true", help="Print every bill line.")
+    parser.add_argument("--baseline-territory", help="Baseline territory (baseline tariffs).")
+    parser.add_argument("--heat-source", help="Baseline heat source, e.g. basic, all_electric.")
+    parser.add_argument("--medical", action="store_true", help="Medical-baseline customer.")
+    parser.add_argument(
+        "--program", action="append", default=[], help="Discount program code (repeatable)."
+    )
+    parser.add_argument(
+        "--tax-exempt", action="append", default=[], help="Exempt from this tax code (repeatable)."
+    )
 
 
 def _read_tariff(path: Path):
@@ -73,8 +86,15 @@ def bill_profile_command(command: BaseCommand, options: dict[str, Any]) -> int:
         raise CommandError(f"{path}: {exc.strerror}") from exc
     except LoadError as exc:
         raise CommandError(f"{path}: {exc}") from exc
+    terms = AgreementTerms(
+        baseline_territory=options.get("baseline_territory"),
+        heat_source=options.get("heat_source"),
+        medical=bool(options.get("medical")),
+        programs=frozenset(options.get("program") or ()),
+        tax_exempt=frozenset(options.get("tax_exempt") or ()),
+    )
     try:
-        months = bill_profile(tariff, load, zone, label=tariff.label)
+        months = bill_profile(tariff, load, zone, label=tariff.label, terms=terms)
     except (TariffError, RatingError) as exc:
         raise CommandError(f"{options['tariff']}: {exc}") from exc
     document = summary(months)
