@@ -123,7 +123,7 @@ def _unprocessable(
         return ValidationError(
             [{"loc": ["body", "payload"], "msg": m, "type": "invalid"} for m in exc.messages]
         )
-    errors = []
+    errors: list[dict] = []
     for name, error_list in exc.error_dict.items():
         loc = (
             ["header", KEY_HEADER]

@@ -361,7 +361,7 @@ def release_file(*, ach_file: AchFile, actor, at: datetime, note: str = "") -> A
             entry.payment = payment
         elif entry.kind == AchEntry.Kind.PRENOTE and entry.enrolment is not None:
             Enrolment.objects.filter(
-                pk=entry.enrolment_id, prenote_status=Enrolment.Prenote.PENDING
+                pk=entry.enrolment.pk, prenote_status=Enrolment.Prenote.PENDING
             ).update(
                 prenote_status=Enrolment.Prenote.SENT, prenote_sent_date=ach_file.effective_date
             )
@@ -461,10 +461,12 @@ def import_returns(*, data: bytes, file_name: str, actor, at: datetime) -> Retur
         return ReturnsResult(done, True, list(done.items.all()))
     parsed = nacha.parse(data)
     returns, changes = nacha.returns_and_changes(parsed)
-    addenda = [(e, e.return_addenda) for e in returns] + [(e, e.change_addenda) for e in changes]
-    entries = _entries_by_trace([a.original_trace for _, a in addenda if a is not None])
+    addenda: list[tuple[nacha.Entry, nacha.ReturnAddenda | nacha.ChangeAddenda]] = [
+        (e, a) for e in returns if (a := e.return_addenda) is not None
+    ] + [(e, c) for e in changes if (c := e.change_addenda) is not None]
+    entries = _entries_by_trace([a.original_trace for _, a in addenda])
     for _, item in addenda:
-        if item is not None and item.original_trace not in entries:
+        if item.original_trace not in entries:
             code = getattr(item, "return_code", "") or getattr(item, "change_code", "")
             raise UnknownTrace(item.original_trace, code)
     imported = AchReturnImport.objects.create(

@@ -618,10 +618,10 @@ def _lines(data: bytes | str) -> list[tuple[int, str]]:
     if isinstance(data, bytes):
         for index, byte in enumerate(data):
             if byte > 0x7E:
-                line = data.count(b"\n", 0, index) + 1
+                line_number = data.count(b"\n", 0, index) + 1
                 raise NachaError(
                     "is not a printable ASCII character: NACHA files are plain ASCII",
-                    line=line,
+                    line=line_number,
                     field="character",
                     value=f"0x{byte:02X}",
                 )
@@ -641,7 +641,7 @@ def _lines(data: bytes | str) -> list[tuple[int, str]]:
                 field="record length",
                 value=pieces[-1],
             )
-        out = list(enumerate(pieces, start=1))
+        out: list[tuple[int, str]] = list(enumerate(pieces, start=1))
     else:
         out = []
         for number, line in enumerate(raw, start=1):

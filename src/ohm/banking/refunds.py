@@ -508,10 +508,18 @@ def positive_pay_csv(*, issue_date: date) -> str:
     checks = RefundCheck.objects.filter(issue_date=issue_date).order_by("number")
     voided = RefundCheck.objects.filter(voided_at__isnull=False).order_by("number")
     rows = list(checks) + [
-        c for c in voided if localdate(c.voided_at) == issue_date and c.issue_date != issue_date
+        c
+        for c in voided
+        if c.voided_at is not None
+        and localdate(c.voided_at) == issue_date
+        and c.issue_date != issue_date
     ]
     for check in rows:
-        void = check.status == RefundCheck.Status.VOID and localdate(check.voided_at) == issue_date
+        void = (
+            check.status == RefundCheck.Status.VOID
+            and check.voided_at is not None
+            and localdate(check.voided_at) == issue_date
+        )
         writer.writerow(
             [account, check.number, check.issue_date.isoformat(),
              f"{check.amount_cents // 100}.{check.amount_cents % 100:02d}", check.payee_name, "Y" if void else "N"]
