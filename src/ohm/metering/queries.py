@@ -63,7 +63,7 @@ def _exceptions_for(items: list[WorkItem]) -> list[VeeException]:
         subject_type=ContentType.objects.get_for_model(WorkItem),
         subject_id__in=list(by_id),
     ).values_list("subject_id", "after")
-    found = {subject_id: after for subject_id, after in events}
+    found = {subject_id: after for subject_id, after in events if after}
     return [VeeException.from_event(by_id[key], found[key]) for key in by_id if key in found]
 
 

@@ -456,6 +456,8 @@ def _known_exceptions(channel_ids: Iterable[int]) -> dict[tuple[int, str], list[
     for after in AuditEvent.objects.filter(
         event=EXCEPTION_EVENT, after__channel_id__in=list(channel_ids)
     ).values_list("after", flat=True):
+        if not after:
+            continue
         key = (int(after["channel_id"]), after["rule"])
         known.setdefault(key, []).append(
             (date.fromisoformat(after["first_day"]), date.fromisoformat(after["last_day"]))

@@ -126,7 +126,10 @@ def _exception(item_id: int) -> VeeException:
 
 def _edit_url(exception: VeeException, *, item: bool = True) -> str:
     start, end = to_local(exception.start_at), to_local(exception.end_at)
-    params = {"channel": exception.channel_number, "day": start.date().isoformat()}
+    params: dict[str, str | int] = {
+        "channel": exception.channel_number,
+        "day": start.date().isoformat(),
+    }
     if exception.first_day == exception.last_day and end.date() == start.date():
         params |= {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
     if item:
@@ -240,7 +243,8 @@ class IntervalEditForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.meter = meter
         self.channels = {c.number: c for c in meter.channels.filter(interval_minutes__isnull=False)}
-        self.fields["channel"].choices = [(n, str(c)) for n, c in self.channels.items()]
+        choices = [(n, str(c)) for n, c in self.channels.items()]
+        self.fields["channel"].choices = choices  # type: ignore[attr-defined]
 
     def span(self) -> tuple[datetime, datetime]:
         """The edit's ``[start, end)`` in UTC, from the local day and times."""
@@ -331,9 +335,9 @@ def interval_edit(request, serial: str):
         exception = _open_exception(request.POST.get("item"), meter)
         if form.is_valid():
             data = form.cleaned_data
-            channel = form.channels[data["channel"]]
+            target = form.channels[data["channel"]]
             start_at, end_at = form.span()
-            resolves = exception is not None and exception.channel_id == channel.pk
+            resolves = exception is not None and exception.channel_id == target.pk
             try:
                 if resolves and exception is not None:
                     estimate = data["action"] != "values"
@@ -349,7 +353,7 @@ def interval_edit(request, serial: str):
                         at=clock.now(),
                     )
                 else:
-                    _change(form, channel, start_at, end_at, request.user)
+                    _change(form, target, start_at, end_at, request.user)
             except ValidationError as exc:
                 add_operation_errors(
                     form, exc, aliases={"start_at": "start", "end_at": "end", "method": "action"}
@@ -379,7 +383,9 @@ def interval_edit(request, serial: str):
         form = IntervalEditForm(initial=initial, meter=meter)
         exception = _open_exception(initial["item"], meter)
         shown = _span_view(request, meter, initial)
-    rows, versions, channel = [], [], None
+    rows: list = []
+    versions: list = []
+    channel: MeterChannel | None = None
     data = getattr(shown, "cleaned_data", {})
     if data.get("day") and data.get("channel") in shown.channels:
         channel = shown.channels[data["channel"]]

@@ -158,6 +158,10 @@ def run_vee_over(
     total = sum(len(members) for members in groups.values())
     bar = ProgressBar(getattr(command.stderr, "_out", None))
     report, done = VeeReport(), 0
+
+    def step(base: int):
+        return lambda finished, _: bar("VEE", base + finished, total)
+
     for (start_at, end_at), members in sorted(groups.items()):
         report.merge(
             run_vee(
@@ -167,7 +171,7 @@ def run_vee_over(
                 actor=actor,
                 at=at,
                 account_lookup=account_for_service_point,
-                progress=lambda finished, _, base=done: bar("VEE", base + finished, total),
+                progress=step(done),
             )
         )
         done += len(members)
