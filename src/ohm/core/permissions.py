@@ -112,6 +112,7 @@ ROLES: list[Role] = [
         + APPROVE
         + WRITE_OFF
         + RUN_BILLING
+        + MANAGE_PAYMENTS
         + ["core.view_sensitive", "rates.approve_rateversion"],
         5_000_00,
         2_500_00,
