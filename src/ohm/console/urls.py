@@ -7,6 +7,7 @@ from ohm.console.urls_books import urlpatterns as books_patterns
 from ohm.console.urls_core import urlpatterns as core_patterns
 from ohm.console.urls_financials import urlpatterns as financial_patterns
 from ohm.console.urls_meterdata import urlpatterns as meterdata_patterns
+from ohm.console.urls_payments import urlpatterns as payment_patterns
 from ohm.console.urls_rates import urlpatterns as rate_patterns
 from ohm.console.urls_records import urlpatterns as record_patterns
 
@@ -16,3 +17,4 @@ urlpatterns = core_patterns + record_patterns + books_patterns + financial_patte
 urlpatterns += meterdata_patterns
 urlpatterns += billing_patterns
 urlpatterns += banking_patterns
+urlpatterns += payment_patterns
