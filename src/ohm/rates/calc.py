@@ -39,7 +39,7 @@ Proration (a bill period spanning a rate change), each component by its own rule
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -465,7 +465,6 @@ def rate_bills(
             n=n,
             index=index,
             total_days=total_days,
-            start_date=start_date,
         )
         result.columns.extend(columns)
     return result
@@ -574,7 +573,6 @@ def _determinants(
     usage: IntervalUsage | RegisterUsage,
     intervals: _Intervals | None,
     n: int,
-    start_date: date,
 ) -> _Usage:
     periods = max(len(tariff.energy_rates), 1)
     demand_periods = len(tariff.demand_rates)
@@ -587,7 +585,7 @@ def _determinants(
                 "register totals cannot be split across TOU energy periods; rate this "
                 "tariff with interval usage",
             )
-        if demand_periods and len(_demand_periods_in(tariff, start_date, piece)) > 1:
+        if demand_periods and len(_demand_periods_in(tariff, piece)) > 1:
             raise RatingError("usage", "register totals cannot be split across TOU demand periods")
         weight = piece.weight
         delivered = _weighted(np.asarray(usage.delivered_wh, dtype=np.int64), weight)
@@ -677,11 +675,7 @@ def _weighted(values: np.ndarray, weight: Fraction) -> np.ndarray:
 
 def _months_of_piece(piece: _Piece, delivered: np.ndarray) -> dict[int, np.ndarray]:
     """Register usage: the piece's Wh shared among its calendar months by days."""
-    counts: dict[int, int] = {}
-    day = piece.span.start_date
-    while day < piece.span.end_date:
-        counts[day.month] = counts.get(day.month, 0) + 1
-        day += timedelta(days=1)
+    counts = _month_days(piece)
     out = {}
     done = np.zeros_like(delivered)
     months = list(counts)
@@ -708,7 +702,7 @@ def _energy_periods_in(tariff: Tariff, start: date, end: date) -> list[int]:
     return sorted(found)
 
 
-def _demand_periods_in(tariff: Tariff, start_date: date, piece: _Piece) -> list[int]:
+def _demand_periods_in(tariff: Tariff, piece: _Piece) -> list[int]:
     assert tariff.demand_weekday is not None
     assert tariff.demand_weekend is not None
     found: set[int] = set()
@@ -754,16 +748,13 @@ def _rate_piece(
     n: int,
     index: int,
     total_days: int,
-    start_date: date,
 ) -> list[LineColumn]:
     tariff = piece.span.tariff
     span = piece.span
     prorated = piece.weight != 1
     days_note = f", {piece.days} of {total_days} days" if prorated else ""
     columns: list[LineColumn] = []
-    det = _determinants(
-        tariff=tariff, piece=piece, usage=usage, intervals=intervals, n=n, start_date=start_date
-    )
+    det = _determinants(tariff=tariff, piece=piece, usage=usage, intervals=intervals, n=n)
 
     # Fixed charge.
     if tariff.fixed_charge_field is not None or tariff.fixed_charge:
@@ -1040,7 +1031,7 @@ def _demand_columns(
                     )
                 )
     if tariff.demand_rates:
-        for p in _demand_periods_in(tariff, piece.span.start_date, piece):
+        for p in _demand_periods_in(tariff, piece):
             blocks = _demand_blocks(det.tou_peak_w[:, p], tariff.demand_rates[p])
             for t, (tier, watts) in enumerate(zip(tariff.demand_rates[p], blocks, strict=True)):
                 columns.append(
@@ -1109,19 +1100,6 @@ def _percent_columns(
 # -- helpers for callers -------------------------------------------------------------------
 
 
-def month_spans(
-    tariff: Tariff, first_month: date, months: int, *, label: str = ""
-) -> list[tuple[date, date, list[VersionSpan]]]:
-    """Calendar-month bill periods under one version: ``(start, end, [span])`` each."""
-    out = []
-    start = first_month.replace(day=1)
-    for _ in range(months):
-        end = (start + timedelta(days=32)).replace(day=1)
-        out.append((start, end, [VersionSpan(tariff, start, end, label)]))
-        start = end
-    return out
-
-
 def versions_for(
     versions: Sequence[tuple[date, Tariff, str]], start_date: date, end_date: date
 ) -> list[VersionSpan]:
@@ -1141,14 +1119,6 @@ def versions_for(
     return spans
 
 
-def money_mapping(bills: RatedBills, i: int) -> Mapping[str, int]:
-    """One agreement's cents by component (for summaries)."""
-    out: dict[str, int] = {}
-    for line in bills.bill(i).lines:
-        out[line.component] = out.get(line.component, 0) + line.amount_cents
-    return out
-
-
 __all__ = [
     "AgreementTerms",
     "Bill",
@@ -1160,7 +1130,6 @@ __all__ = [
     "RegisterUsage",
     "VersionSpan",
     "line_cents",
-    "month_spans",
     "rate_bills",
     "versions_for",
 ]
