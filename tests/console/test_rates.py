@@ -69,6 +69,13 @@ def editor_post(document: dict, **overrides) -> dict:
         for i, row in enumerate(rows):
             for name, value in row.items():
                 data[f"{prefix}-{i}-{name}"] = "" if value is None else str(value)
+    ohm = document.get("ohm") or {}
+    percent_rows = rf._percent_rows(ohm)
+    data["percent-TOTAL_FORMS"] = str(len(percent_rows) + 1)
+    data["percent-INITIAL_FORMS"] = str(len(percent_rows))
+    for i, row in enumerate(percent_rows):
+        for name, value in row.items():
+            data[f"percent-{i}-{name}"] = "" if value is None else str(value)
     data.update(overrides)
     return data
 
@@ -110,6 +117,46 @@ class TestVersionPage:
         assert response.status_code == 200
         assert html.count('class="period" data-period="1"') == 2 * 12 * 5  # 4–9 pm, both grids
         assert "0.30" in html
+
+    def test_shows_baseline_allowances_taxes_and_discounts(self, client, csr, db):
+        from ohm.batch.demo_rates import residential_tiered
+
+        schedule = make_schedule("E-1")
+        approved_version(schedule, date(2025, 1, 1), residential_tiered())
+        client.force_login(csr)
+
+        html = client.get("/console/rates/E-1/v1/").content.decode()
+
+        assert 'id="baseline"' in html
+        assert (
+            '<td>X</td><td>electric</td><td class="num">8.5</td><td class="num">14.6</td>' in html
+        )
+        assert "LOW_INCOME" in html
+        assert "7.5%" in html
+
+    def test_preview_applies_baseline_discount_and_tax(self, client, csr, db):
+        from ohm.batch.demo_rates import residential_tiered
+
+        schedule = make_schedule("E-1")
+        approved_version(schedule, date(2025, 1, 1), residential_tiered())
+        client.force_login(csr)
+
+        response = client.get(
+            "/console/rates/E-1/v1/preview/",
+            {
+                "month": "2026-07-01",
+                "kwh": "700",
+                "peak_percent": "25",
+                "territory": "X",
+                "heat_source": "electric",
+                "programs": "low_income",
+            },
+        )
+
+        # Allowance 8.5 kWh/day × 31 = 263.5 kWh; 130% = 342.55.
+        # 263.5 × 0.12430 = 32.75; 79.05 × 0.19794 = 15.65; 357.45 × 0.29453 = 105.28;
+        # with $19.99: 173.67; discount 25% = -43.42; tax 7.5% of 130.25 = 9.77 → 140.02.
+        assert 'data-field="total">$140.02' in response.content.decode()
 
     def test_preview_prices_a_sample_month(self, client, csr, schedule):
         client.force_login(csr)
@@ -354,3 +401,50 @@ class TestAccountComparison:
         response = client.get(f"/console/accounts/{account.number}/rate-comparison/")
 
         assert response.status_code == 403
+
+
+@pytest.mark.django_db
+class TestEditorExtensions:
+    def test_taxes_discounts_and_net_metering_are_fields(self, client, schedule, analyst):
+        from ohm.batch.demo_rates import residential_tiered
+
+        version = draft(schedule, analyst, document=residential_tiered(net_metering=True))
+        client.force_login(analyst)
+        data = editor_post(
+            version.document,
+            **{
+                "percent-1-percent": "8.25",  # the tax, second row
+                "percent-2-kind": "surcharges",
+                "percent-2-code": "PPP",
+                "percent-2-percent": "2.85",
+                "percent-2-base": "energy",
+                "percent-TOTAL_FORMS": "3",
+                "surplus_rate": "0.05",
+            },
+        )
+
+        response = client.post(f"/console/rates/E-TOU/v{version.number}/edit/", data)
+
+        assert response.status_code == 302
+        version.refresh_from_db()
+        parsed = tariff.tariff_from_document(version.document)
+        assert [(t.code, str(t.percent)) for t in parsed.taxes] == [("UUT", "8.25")]
+        assert [(s.code, s.base) for s in parsed.surcharges] == [("PPP", ("energy",))]
+        assert [d.code for d in parsed.discounts] == ["LOW_INCOME"]
+        assert parsed.net_metering.surplus_rate == tariff.Decimal("0.05")
+        assert parsed.baseline is not None  # kept from the JSON part
+
+    def test_a_bad_base_is_shown_on_the_charges_table(self, client, schedule, analyst):
+        from ohm.batch.demo_rates import residential_tiered
+
+        version = draft(schedule, analyst, document=residential_tiered())
+        client.force_login(analyst)
+
+        response = client.post(
+            f"/console/rates/E-TOU/v{version.number}/edit/",
+            editor_post(version.document, **{"percent-0-base": "energy, tips"}),
+        )
+
+        assert response.status_code == 422
+        errors = " ".join(response.context["sets"]["percent"].non_form_errors())
+        assert "ohm.discounts[0].base[1]" in errors

@@ -282,15 +282,55 @@ def _grid_rows(rows) -> list[tuple[str, list[tuple[int, str]]]]:
     ]
 
 
-def _tiers(structure) -> list[tuple[int, list[dict]]]:
+def _tiers(structure) -> list[tuple[int, str, list[dict]]]:
     if not isinstance(structure, list):
         return []
-    return [(period, tiers) for period, tiers in enumerate(structure) if isinstance(tiers, list)]
+    return [
+        (period, colour_of(period), tiers)
+        for period, tiers in enumerate(structure)
+        if isinstance(tiers, list)
+    ]
+
+
+def _baseline_table(ohm: dict) -> dict | None:
+    """Allowances as rows by territory and heat source, columns by season (kWh/day)."""
+    baseline = ohm.get("baseline")
+    if not isinstance(baseline, dict):
+        return None
+    seasons = [s.get("name") for s in baseline.get("seasons") or [] if isinstance(s, dict)]
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for item in baseline.get("allowances") or []:
+        if isinstance(item, dict):
+            key = (str(item.get("territory")), str(item.get("heat_source")))
+            cells.setdefault(key, {})[str(item.get("season"))] = str(item.get("kwh_per_day"))
+    return {
+        "tier_percents": baseline.get("tier_percents") or [],
+        "seasons": [
+            (s.get("name"), ", ".join(rf.MONTHS[m - 1] for m in s.get("months") or []))
+            for s in baseline.get("seasons") or []
+            if isinstance(s, dict)
+        ],
+        "medical": baseline.get("medical_kwh_per_day"),
+        "rows": [
+            (territory, heat, [values.get(season, "—") for season in seasons])
+            for (territory, heat), values in sorted(cells.items())
+        ],
+    }
+
+
+def _percent_charges(ohm: dict) -> list[tuple[str, dict]]:
+    return [
+        (label, item)
+        for key, label in rf.PERCENT_KINDS
+        for item in ohm.get(key) or []
+        if isinstance(item, dict)
+    ]
 
 
 def version_context(version: RateVersion) -> dict:
     document = version.document if isinstance(version.document, dict) else {}
     fixed = document.get("fixedchargefirstmeter", document.get("fixedmonthlycharge"))
+    ohm = document.get("ohm") if isinstance(document.get("ohm"), dict) else {}
     return {
         "version": version,
         "schedule": version.schedule,
@@ -312,6 +352,10 @@ def version_context(version: RateVersion) -> dict:
             if document.get(key)
         ],
         "extensions": json.dumps(document.get("ohm"), indent=2) if document.get("ohm") else "",
+        "baseline": _baseline_table(ohm),
+        "percent_charges": _percent_charges(ohm),
+        "net_metering": ohm.get("net_metering"),
+        "per_day": ohm.get("customer_charge_per_day"),
         "colours": PERIOD_COLOURS,
         "hours": list(range(24)),
     }
@@ -654,7 +698,7 @@ def account_comparison(request, number: str):
         )
     return render(
         request,
-        "console/rates/_comparison.html",
+        "console/rates/_comparison.html" if request.htmx else "console/rates/comparison.html",
         {"account": account, "comparisons": comparisons, "today": today},
     )
 

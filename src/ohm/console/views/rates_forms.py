@@ -249,12 +249,36 @@ class VersionForm(ConsoleForm):
         label="Flat demand period by month",
         help_text="12 numbers, Jan–Dec, e.g. 0 0 0 0 1 1 1 1 1 1 0 0",
     )
+    customer_charge_per_day = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=5,
+        label="Customer charge per day ($)",
+        help_text="Billed × days in the bill period, besides any customer charge above",
+    )
+    net_metering = forms.ChoiceField(
+        choices=[
+            ("", "No net metering"),
+            ("retail", "Retail (net by period)"),
+            ("surplus", "Surplus rate for every exported kWh"),
+        ],
+        required=False,
+        label="Net metering",
+    )
+    surplus_rate = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=6,
+        label="Net surplus credit ($/kWh)",
+    )
     extensions = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "class": "mono"}),
         required=False,
-        label="Ohm extensions (JSON)",
-        help_text="Baseline allowances, discounts, taxes, net metering, per-day charges: the "
-        '"ohm" object described in docs/rates.md',
+        label="Other Ohm extensions (JSON)",
+        help_text='The rest of the "ohm" object (docs/rates.md), e.g. the baseline: '
+        "tier percents, seasons and allowances by territory and heat source",
     )
 
     def clean_energy_weekday(self):
@@ -295,7 +319,20 @@ class VersionForm(ConsoleForm):
         return value
 
 
+STRUCTURED_OHM_KEYS = (
+    "customer_charge_per_day",
+    "net_metering",
+    "discounts",
+    "surcharges",
+    "taxes",
+)
+PERCENT_KINDS = [("discounts", "Discount"), ("surcharges", "Surcharge"), ("taxes", "Tax")]
+
+
 def initial_from_document(document: dict, *, effective_date, notes: str) -> dict:
+    ohm = document.get("ohm") if isinstance(document.get("ohm"), dict) else {}
+    net_metering = ohm.get("net_metering") if isinstance(ohm.get("net_metering"), dict) else {}
+    rest = {k: v for k, v in ohm.items() if k not in STRUCTURED_OHM_KEYS}
     fixed = document.get("fixedchargefirstmeter", document.get("fixedmonthlycharge"))
     fixed_units = document.get("fixedchargeunits") or "$/month"
     return {
@@ -310,13 +347,65 @@ def initial_from_document(document: dict, *, effective_date, notes: str) -> dict
         "demand_weekday": format_grid(document.get("demandweekdayschedule")),
         "demand_weekend": format_grid(document.get("demandweekendschedule")),
         "flat_demand_months": " ".join(str(v) for v in document.get("flatdemandmonths") or []),
-        "extensions": json.dumps(document["ohm"], indent=2) if document.get("ohm") else "",
+        "customer_charge_per_day": ohm.get("customer_charge_per_day"),
+        "net_metering": net_metering.get("credit", ""),
+        "surplus_rate": net_metering.get("surplus_rate"),
+        "extensions": json.dumps(rest, indent=2) if rest else "",
     }
 
 
+class PercentChargeForm(forms.Form):
+    """One discount, surcharge or tax: a percent of the bill lines it names."""
+
+    kind = forms.ChoiceField(choices=[("", "—"), *PERCENT_KINDS], required=False)
+    code = forms.CharField(max_length=30, required=False, help_text="e.g. UUT, LOW_INCOME")
+    description = forms.CharField(max_length=120, required=False)
+    percent = forms.DecimalField(required=False, min_value=0, max_value=100, decimal_places=4)
+    base = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="components, comma-separated: fixed, customer_charge, energy, demand, …",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.is_blank:
+            return data
+        for name in ("kind", "code", "percent", "base"):
+            if data.get(name) in (None, ""):
+                self.add_error(name, "Needed.")
+        return data
+
+    @property
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any(data.get(k) not in (None, "") for k in ("kind", "code", "percent", "base"))
+
+
+PercentChargeFormSet = forms.formset_factory(PercentChargeForm, extra=2)
+
+
+def _percent_rows(ohm: dict) -> list[dict]:
+    rows = []
+    for key, _label in PERCENT_KINDS:
+        for item in ohm.get(key) or []:
+            if isinstance(item, dict):
+                rows.append(
+                    {
+                        "kind": key,
+                        "code": item.get("code", ""),
+                        "description": item.get("description", ""),
+                        "percent": item.get("percent"),
+                        "base": ", ".join(str(b) for b in item.get("base") or []),
+                    }
+                )
+    return rows
+
+
 def formsets(data=None, *, document: dict) -> dict[str, Any]:
-    """The three tier tables, filled from ``document`` (GET) or the posted ``data``."""
-    made = {}
+    """The three tier tables and the percent charges, filled from ``document`` (GET) or the
+    posted ``data``."""
+    made: dict[str, Any] = {}
     for key, prefix in FORMSET_OF_KEY.items():
         initial = (
             None
@@ -324,6 +413,10 @@ def formsets(data=None, *, document: dict) -> dict[str, Any]:
             else _tier_rows(document.get(key), energy=key == "energyratestructure")
         )
         made[prefix] = TierFormSet(data, prefix=prefix, initial=initial)
+    ohm = document.get("ohm") if isinstance(document.get("ohm"), dict) else {}
+    made["percent"] = PercentChargeFormSet(
+        data, prefix="percent", initial=None if data is not None else _percent_rows(ohm)
+    )
     return made
 
 
@@ -363,7 +456,28 @@ def document_from_forms(base: dict, form: VersionForm, sets: dict[str, Any]) -> 
     _set(document, "demandweekendschedule", data.get("demand_weekend"))
     _set(document, "flatdemandstructure", _structure(sets["flat"], energy=False))
     _set(document, "flatdemandmonths", data.get("flat_demand_months"))
-    _set(document, "ohm", data.get("extensions"))
+    ohm = dict(data.get("extensions") or {})
+    for key in STRUCTURED_OHM_KEYS:
+        ohm.pop(key, None)
+    if data.get("customer_charge_per_day") is not None:
+        ohm["customer_charge_per_day"] = _number(data["customer_charge_per_day"])
+    if data.get("net_metering"):
+        ohm["net_metering"] = {"credit": data["net_metering"]}
+        if data.get("surplus_rate") is not None:
+            ohm["net_metering"]["surplus_rate"] = _number(data["surplus_rate"])
+    for row in sets["percent"].forms:
+        if row.is_blank:
+            continue
+        item = row.cleaned_data
+        ohm.setdefault(item["kind"], []).append(
+            {
+                "code": item["code"].strip(),
+                "description": item["description"].strip() or item["code"].strip(),
+                "percent": _number(item["percent"]),
+                "base": [b.strip() for b in item["base"].split(",") if b.strip()],
+            }
+        )
+    _set(document, "ohm", ohm or None)
     return document
 
 
@@ -372,6 +486,18 @@ def place_document_error(
 ) -> None:
     """Show a tariff check's refusal next to the editor field its document path names."""
     key = field.split("[", 1)[0].split(".", 1)[0]
+    if key == "ohm":
+        sub = field[4:].split("[", 1)[0].split(".", 1)[0]
+        place = {
+            "customer_charge_per_day": "customer_charge_per_day",
+            "net_metering": "surplus_rate" if "surplus_rate" in field else "net_metering",
+        }.get(sub)
+        if sub in ("discounts", "surcharges", "taxes"):
+            percent = sets["percent"]
+            percent._non_form_errors = percent.non_form_errors() + [f"{field}: {message}"]
+            return
+        form.add_error(place or "extensions", f"{field}: {message}")
+        return
     if key in FIELD_OF_KEY:
         form.add_error(FIELD_OF_KEY[key], f"{field}: {message}" if field != key else message)
         return
