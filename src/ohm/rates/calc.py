@@ -444,7 +444,7 @@ def rate_bills(
         intervals = None
 
     result = RatedBills(count=n)
-    for index, span in enumerate(versions):
+    for span in versions:
         days = (span.end_date - span.start_date).days
         piece = _Piece(
             span=span,
@@ -463,8 +463,6 @@ def rate_bills(
             intervals=intervals,
             terms=terms,
             n=n,
-            index=index,
-            total_days=total_days,
         )
         result.columns.extend(columns)
     return result
@@ -746,13 +744,11 @@ def _rate_piece(
     intervals: _Intervals | None,
     terms: Sequence[AgreementTerms] | None,
     n: int,
-    index: int,
-    total_days: int,
 ) -> list[LineColumn]:
     tariff = piece.span.tariff
     span = piece.span
     prorated = piece.weight != 1
-    days_note = f", {piece.days} of {total_days} days" if prorated else ""
+    days_note = f", {piece.days} of {piece.total_days} days" if prorated else ""
     columns: list[LineColumn] = []
     det = _determinants(tariff=tariff, piece=piece, usage=usage, intervals=intervals, n=n)
 
