@@ -210,7 +210,7 @@ class TestIntervalEditForm:
             f"/console/meters/{meter.serial}/intervals/?channel=1&day=2026-03-10"
         ).content.decode()
 
-        assert page.count('<tr><td class="nowrap">Mar 10') == 24
+        assert page.count('<tr><td class="nowrap">Mar 10 ') == 24
         assert "edited" in page
         assert "missing" in page
         assert "v1: 3.000 actual" in page

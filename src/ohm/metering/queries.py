@@ -9,7 +9,7 @@ import numpy as np
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 
-from ohm.core.localtime import start_of_day, utility_zone
+from ohm.core.localtime import start_of_day, to_local, utility_zone
 from ohm.core.models import AuditEvent
 from ohm.metering.models import IntervalDay, Meter, MeterChannel, MeterInstallation, Quality
 from ohm.metering.store import FLAG_DTYPE, VALUE_DTYPE, load_intervals
@@ -147,6 +147,13 @@ class IntervalRow:
     version: int
     earlier: tuple[IntervalVersion, ...]
 
+    @property
+    def label(self) -> str:
+        """Local wall-clock span with the zone's abbreviation, so the repeated hour of the
+        fall DST day reads ``01:00–02:00 PDT`` and then ``01:00–02:00 PST``."""
+        start, end = to_local(self.start_at), to_local(self.end_at)
+        return f"{start:%b} {start.day} {start:%H:%M}–{end:%H:%M} {start.tzname()}"
+
 
 @dataclass(frozen=True)
 class DayVersion:
@@ -250,7 +257,7 @@ def list_interval_history(
     return rows
 
 
-def list_corrected_days(*, meter: Meter, limit: int = 20) -> list[IntervalDay]:
+def list_corrected_days(*, meter: Meter, limit: int = 10) -> list[IntervalDay]:
     """The meter's latest day versions that replaced another (estimates, edits, late reads)."""
     return list(
         IntervalDay.objects.filter(channel__meter=meter, version__gt=1)

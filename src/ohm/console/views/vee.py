@@ -32,6 +32,8 @@ from ohm.workqueue.models import WorkItem
 AGES = [(0, "Any age"), (1, "1 day or older"), (3, "3 days or older"), (7, "A week or older")]
 #: Rows of intervals shown on one page of the edit form (a 5-minute channel's day is 288).
 MAX_ROWS = 300
+#: Intervals shown on an exception's page; the edit form shows any day in full.
+EXCEPTION_ROWS = 48
 
 
 def may_edit_reads(user) -> bool:
@@ -175,7 +177,7 @@ def exception_detail(request, item_id: int):
     show_start = exception.start_at
     show_end = min(
         exception.end_at,
-        show_start + timedelta(minutes=MAX_ROWS * (channel.interval_minutes or 60)),
+        show_start + timedelta(minutes=EXCEPTION_ROWS * (channel.interval_minutes or 60)),
     )
     return render(
         request,
