@@ -1,9 +1,12 @@
 """Rate versions by effective date: which version prices a day, and a bill period's segments."""
 
-from datetime import date
+from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from django.db import IntegrityError, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ohm.rates import operations, queries
 from ohm.rates.models import RateVersion
@@ -110,3 +113,53 @@ class TestConstraints:
                 created_by_label="x",
                 updated_at=AT,
             )
+
+
+class _Rollback(Exception):
+    pass
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    offsets=st.sets(st.integers(min_value=0, max_value=400), min_size=1, max_size=5),
+    start=st.integers(min_value=0, max_value=420),
+    length=st.integers(min_value=1, max_value=70),
+)
+def test_segments_cover_the_period_with_the_version_in_effect_each_day(offsets, start, length):
+    base = date(2025, 1, 1)
+    start_date = base + timedelta(days=start)
+    end_date = start_date + timedelta(days=length)
+    try:
+        with transaction.atomic():
+            schedule = make_schedule("PROP")
+            for offset in sorted(offsets):
+                approved_version(schedule, base + timedelta(days=offset))
+            if start < min(offsets):
+                with pytest.raises(queries.NoVersionInEffect):
+                    queries.list_version_segments(
+                        schedule=schedule, start_date=start_date, end_date=end_date
+                    )
+                raise _Rollback
+            segments = queries.list_version_segments(
+                schedule=schedule, start_date=start_date, end_date=end_date
+            )
+            assert segments[0].start_date == start_date
+            assert segments[-1].end_date == end_date
+            assert sum(s.days for s in segments) == length
+            for before, after in pairwise(segments):
+                assert before.end_date == after.start_date
+            for segment in segments:
+                for k in range(segment.days):
+                    day = segment.start_date + timedelta(days=k)
+                    assert (
+                        queries.get_version_in_effect(schedule=schedule, on_date=day)
+                        == segment.version
+                    )
+            raise _Rollback
+    except _Rollback:
+        pass
