@@ -138,8 +138,10 @@ class IntervalDay(models.Model):
     marks the old one not current; the old row is kept with who/why of the new one.
     """
 
+    # No index of its own: the unique (channel, day, version) index serves every lookup by
+    # channel, and each index costs time on every row an import writes.
     channel = models.ForeignKey(
-        MeterChannel, on_delete=models.PROTECT, related_name="interval_days"
+        MeterChannel, on_delete=models.PROTECT, related_name="interval_days", db_index=False
     )
     day = models.DateField(help_text="The UTC date the intervals fall in")
     interval_minutes = models.PositiveSmallIntegerField()

@@ -7,6 +7,7 @@ change gets a new current row and the old one stays (not current) for the audit 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -160,6 +161,17 @@ def day_number(day: date) -> int:
 _FETCH_CHUNK = 5000
 
 
+def current_rows_sql() -> str:
+    """The "current row" test as the partial indexes on ``IntervalDay`` spell it, so the
+    database can use them (SQLite matches an index's WHERE clause by its text: ``= 1``)."""
+    return '"is_current" = 1' if connection.vendor == "sqlite" else '"is_current"'
+
+
+def _day_of(value) -> int:
+    """A date column as the driver returns it (a date, or SQLite's ISO text) -> day number."""
+    return day_number(value if isinstance(value, date) else date.fromisoformat(value))
+
+
 def fetch_current_days(
     *, channel_ids: Iterable[int], first_day: date, last_day: date
 ) -> dict[tuple[int, int], CurrentDay]:
@@ -168,29 +180,41 @@ def fetch_current_days(
     found: dict[tuple[int, int], CurrentDay] = {}
     if not ids:
         return found
-    days = IntervalDay.objects.filter(is_current=True, day__gte=first_day, day__lte=last_day)
-    if ids[-1] - ids[0] < 2 * len(ids):
-        # Dense ids (a bulk import): one range query instead of thousands of parameters.
-        wanted = set(ids)
-        queries = [days.filter(channel_id__gte=ids[0], channel_id__lte=ids[-1])]
-    else:
-        wanted = None
-        queries = [
-            days.filter(channel_id__in=ids[lo : lo + _FETCH_CHUNK])
-            for lo in range(0, len(ids), _FETCH_CHUNK)
-        ]
-    for query in queries:
-        for pk, channel_id, day, version, values, flags in query.values_list(
-            "pk", "channel_id", "day", "version", "values", "flags"
-        ):
-            if wanted is not None and channel_id not in wanted:
-                continue
-            found[(channel_id, day_number(day))] = CurrentDay(
-                pk,
-                version,
-                np.frombuffer(bytes(values), dtype=VALUE_DTYPE),
-                np.frombuffer(bytes(flags), dtype=FLAG_DTYPE),
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT id, channel_id, day, version, {q('values')}, flags"
+        f" FROM {q(IntervalDay._meta.db_table)}"
+        f" WHERE {current_rows_sql()} AND day >= %s AND day <= %s"
+    )
+    days = [
+        connection.ops.adapt_datefield_value(first_day),
+        connection.ops.adapt_datefield_value(last_day),
+    ]
+    wanted: set[int] | None = None
+    with connection.cursor() as cursor:
+        if ids[-1] - ids[0] < 2 * len(ids):
+            # Dense ids (a bulk import): one range instead of thousands of parameters.
+            wanted = set(ids)
+            cursor.execute(
+                f"{sql} AND channel_id >= %s AND channel_id <= %s", [*days, ids[0], ids[-1]]
             )
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"{sql} AND channel_id = ANY(%s)", [*days, ids])
+        else:
+            cursor.execute(
+                f"{sql} AND channel_id IN (SELECT value FROM json_each(%s))",
+                [*days, json.dumps(ids)],
+            )
+        rows = cursor.fetchall()
+    for pk, channel_id, day, version, values, flags in rows:
+        if wanted is not None and channel_id not in wanted:
+            continue
+        found[(channel_id, _day_of(day))] = CurrentDay(
+            pk,
+            version,
+            np.frombuffer(bytes(values), dtype=VALUE_DTYPE),
+            np.frombuffer(bytes(flags), dtype=FLAG_DTYPE),
+        )
     return found
 
 

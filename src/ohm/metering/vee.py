@@ -13,7 +13,6 @@ interval that is not MISSING; what they fill is flagged ESTIMATED, never ACTUAL.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,13 +127,21 @@ def history_percentile(
     whole = measured.all(axis=1)
     result = np.empty(rows)
     # Rows measured throughout (nearly all of them) need no NaN handling, which is slow.
+    if whole.all():
+        return np.percentile(values, percentile, axis=1)
     if whole.any():
         result[whole] = np.percentile(values[whole], percentile, axis=1)
     if not whole.all():
-        masked = np.where(measured[~whole], values[~whole], np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing row is NaN, on purpose
-            result[~whole] = np.nanpercentile(masked, percentile, axis=1)
+        # The rest: sort each row with its unmeasured intervals (NaN) last, and interpolate
+        # between the order statistics as numpy's "linear" method does.
+        part = np.sort(np.where(measured[~whole], values[~whole], np.nan), axis=1)
+        count = measured[~whole].sum(axis=1)
+        position = (np.maximum(count, 1) - 1) * (percentile / 100.0)
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, np.maximum(count - 1, 0))
+        pick = np.arange(len(part))
+        below, above = part[pick, low], part[pick, high]
+        result[~whole] = np.where(count > 0, below + (above - below) * (position - low), np.nan)
     return result
 
 

@@ -43,8 +43,8 @@ from ohm.metering.models import (
     MeterChannel,
     MeterInstallation,
 )
-from ohm.metering.store import DayBlock, day_from_number
-from ohm.metering.vee_config import meter_class_for, rules_for
+from ohm.metering.store import DayBlock, current_rows_sql, day_from_number
+from ohm.metering.vee_config import VeeRules, meter_class_for, rules_for
 from ohm.premises.models import Premise, ServicePoint
 
 _ENERGY = (MeterChannel.Measure.KWH_DELIVERED, MeterChannel.Measure.KWH_RECEIVED)
@@ -65,9 +65,20 @@ class DayFinding:
     intervals: tuple[int, ...] = ()
 
 
-@dataclass
+#: What the rules need of a channel, as SQL over ``m`` (meter) and ``c`` (channel): the
+#: loader's channel query selects these after its own columns, the meter's current
+#: installation joined in.
+FACT_COLUMNS = "m.multiplier, p.premise_type, sp.status, sp.energized"
+FACT_JOINS = (
+    f'LEFT JOIN "{MeterInstallation._meta.db_table}" i ON i.meter_id = m.id AND i.removed_at IS NULL'
+    f' LEFT JOIN "{ServicePoint._meta.db_table}" sp ON sp.id = i.service_point_id'
+    f' LEFT JOIN "{Premise._meta.db_table}" p ON p.id = sp.premise_id'
+)
+
+
+@dataclass(frozen=True)
 class _Channels:
-    """Per channel of a block (row-aligned arrays): what the rules need to know of it."""
+    """Per row of a block (row-aligned arrays): what the rules need to know of its channel."""
 
     serial: list[str]
     number: np.ndarray
@@ -80,53 +91,85 @@ class _Channels:
     zero_run_hours: np.ndarray
 
 
-def _channel_facts(channel_ids: np.ndarray) -> _Channels:
-    """One query for the block's channels: meter, measure and where the meter is installed."""
-    unique = np.unique(channel_ids)
-    q = connection.ops.quote_name
-    sql = (
-        f"SELECT c.id, m.serial, c.number, c.measure, m.multiplier, p.premise_type, sp.status, sp.energized"
-        f" FROM {q(MeterChannel._meta.db_table)} c"
-        f" JOIN {q(Meter._meta.db_table)} m ON m.id = c.meter_id"
-        f" LEFT JOIN {q(MeterInstallation._meta.db_table)} i ON i.meter_id = m.id AND i.removed_at IS NULL"
-        f" LEFT JOIN {q(ServicePoint._meta.db_table)} sp ON sp.id = i.service_point_id"
-        f" LEFT JOIN {q(Premise._meta.db_table)} p ON p.id = sp.premise_id"
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{sql} WHERE c.id = ANY(%s)", [unique.tolist()])
-        else:
-            cursor.execute(
-                f"{sql} WHERE c.id IN (SELECT value FROM json_each(%s))",
-                [json.dumps(unique.tolist())],
-            )
-        rows = sorted(cursor.fetchall())
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    at = np.searchsorted(ids, channel_ids)
+@dataclass(frozen=True)
+class ChannelFacts:
+    """The channels of an import, by id (sorted), with their class's rule parameters."""
+
+    ids: np.ndarray
+    serial: list[str]
+    number: np.ndarray
+    energy: np.ndarray
+    occupied: np.ndarray
+    spike_factor: np.ndarray
+    spike_floor_kw: np.ndarray
+    spike_span_days: np.ndarray
+    spike_percentile: np.ndarray
+    zero_run_hours: np.ndarray
+
+    def for_rows(self, channel_ids: np.ndarray) -> _Channels:
+        at = np.searchsorted(self.ids, channel_ids)
+        if len(channel_ids) and (
+            at.max() >= len(self.ids) or not np.array_equal(self.ids[at], channel_ids)
+        ):
+            raise ValueError("channels without facts")
+        return _Channels(
+            serial=[self.serial[k] for k in at.tolist()],
+            number=self.number[at],
+            energy=self.energy[at],
+            occupied=self.occupied[at],
+            spike_factor=self.spike_factor[at],
+            spike_floor_kw=self.spike_floor_kw[at],
+            spike_span_days=self.spike_span_days[at],
+            spike_percentile=self.spike_percentile[at],
+            zero_run_hours=self.zero_run_hours[at],
+        )
+
+
+def channel_facts(rows: list[tuple]) -> ChannelFacts:
+    """Facts from rows ``(serial, channel id, number, measure, minutes, multiplier,
+    premise type, service point status, energized)``; rows without a channel are skipped."""
+    rows = sorted(r for r in rows if r[1] is not None)
     # A handful of distinct (premise type, CT-metered) pairs: the class rules once each.
-    classes: dict[tuple, object] = {}
+    classes: dict[tuple, VeeRules] = {}
     rules = []
     for r in rows:
-        key = (r[5], float(r[4]) > 1)
+        multiplier = float(r[5] if r[5] is not None else 1)
+        key = (r[6], multiplier > 1)
         if key not in classes:
-            classes[key] = rules_for(meter_class_for(premise_type=r[5], multiplier=float(r[4])))
+            classes[key] = rules_for(meter_class_for(premise_type=r[6], multiplier=multiplier))
         rules.append(classes[key])
-
-    def per_row(values, dtype) -> np.ndarray:
-        return np.array(values, dtype=dtype)[at] if rows else np.zeros(len(at), dtype=dtype)
-
-    serials = [r[1] for r in rows]
-    return _Channels(
-        serial=[serials[k] for k in at.tolist()] if rows else [],
-        number=per_row([r[2] for r in rows], np.int64),
-        energy=per_row([r[3] in _ENERGY for r in rows], bool),
-        occupied=per_row([r[6] == ServicePoint.Status.ACTIVE and bool(r[7]) for r in rows], bool),
-        spike_factor=per_row([x.spike_factor for x in rules], np.float64),
-        spike_floor_kw=per_row([x.spike_floor_kw for x in rules], np.float64),
-        spike_span_days=per_row([x.spike_history_days for x in rules], np.float64),
-        spike_percentile=per_row([x.spike_percentile for x in rules], np.float64),
-        zero_run_hours=per_row([x.zero_run_hours for x in rules], np.float64),
+    return ChannelFacts(
+        ids=np.array([r[1] for r in rows], dtype=np.int64),
+        serial=[r[0] for r in rows],
+        number=np.array([r[2] for r in rows], dtype=np.int64),
+        energy=np.array([r[3] in _ENERGY for r in rows], dtype=bool),
+        occupied=np.array(
+            [r[7] == ServicePoint.Status.ACTIVE and bool(r[8]) for r in rows], dtype=bool
+        ),
+        spike_factor=np.array([x.spike_factor for x in rules], dtype=np.float64),
+        spike_floor_kw=np.array([x.spike_floor_kw for x in rules], dtype=np.float64),
+        spike_span_days=np.array([x.spike_history_days for x in rules], dtype=np.float64),
+        spike_percentile=np.array([x.spike_percentile for x in rules], dtype=np.float64),
+        zero_run_hours=np.array([x.zero_run_hours for x in rules], dtype=np.float64),
     )
+
+
+def _query_facts(channel_ids: np.ndarray) -> ChannelFacts:
+    """Facts of channels by id, for a caller that has none (the loader brings its own)."""
+    sql = (
+        f"SELECT m.serial, c.id, c.number, c.measure, c.interval_minutes, {FACT_COLUMNS}"
+        f' FROM "{MeterChannel._meta.db_table}" c JOIN "{Meter._meta.db_table}" m'
+        f" ON m.id = c.meter_id {FACT_JOINS}"
+    )
+    ids = np.unique(channel_ids).tolist()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{sql} WHERE c.id = ANY(%s)", [ids])
+        else:
+            cursor.execute(
+                f"{sql} WHERE c.id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
+            )
+        return channel_facts(cursor.fetchall())
 
 
 def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
@@ -138,9 +181,11 @@ def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
     first, last = int(block.day_numbers.min()) - 1, int(block.day_numbers.max()) - 1
     q = connection.ops.quote_name
     ids = np.unique(block.channel_ids)
+    one_day = first == last  # a daily file: no day to read back per row
     sql = (
-        f"SELECT channel_id, day, vee_level, vee_zero_run FROM {q(IntervalDay._meta.db_table)}"
-        f" WHERE is_current AND day >= %s AND day <= %s AND vee_level IS NOT NULL"
+        f"SELECT channel_id, {'NULL' if one_day else 'day'}, vee_level, vee_zero_run"
+        f" FROM {q(IntervalDay._meta.db_table)}"
+        f" WHERE {current_rows_sql()} AND day >= %s AND day <= %s AND vee_level IS NOT NULL"
     )
     params: list = [
         connection.ops.adapt_datefield_value(day_from_number(first)),
@@ -165,12 +210,16 @@ def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
         return level, zero_run
     epoch = date(1970, 1, 1)
     channel = np.array([r[0] for r in found], dtype=np.int64)
-    day = np.array(
-        [
-            ((d if isinstance(d, date) else date.fromisoformat(d)) - epoch).days
-            for d in (r[1] for r in found)
-        ],
-        dtype=np.int64,
+    day = (
+        np.full(len(found), first, dtype=np.int64)
+        if one_day
+        else np.array(
+            [
+                ((d if isinstance(d, date) else date.fromisoformat(d)) - epoch).days
+                for d in (r[1] for r in found)
+            ],
+            dtype=np.int64,
+        )
     )
     key = (channel << 20) + (day - first)
     order = np.argsort(key)
@@ -194,11 +243,12 @@ class CheckedBlock:
     findings: list[DayFinding]
 
 
-def check_block(block: DayBlock) -> CheckedBlock:
-    """Validate a block of merged day rows (see the module's docstring)."""
+def check_block(block: DayBlock, *, facts: ChannelFacts | None = None) -> CheckedBlock:
+    """Validate a block of merged day rows (see the module's docstring). ``facts`` must cover
+    the block's channels; without it they are read from the database."""
     rows, n = block.values.shape
     minutes = block.interval_minutes
-    facts = _channel_facts(block.channel_ids)
+    channels = (facts or _query_facts(block.channel_ids)).for_rows(block.channel_ids)
     values, flags = block.values, block.flags
 
     # The day before each row: the previous row of the block when it is the same channel's
@@ -210,9 +260,9 @@ def check_block(block: DayBlock) -> CheckedBlock:
             block.day_numbers[1:] == block.day_numbers[:-1] + 1
         )
     today = vee.history_percentile(values, flags, percentile=95.0)
-    if not np.all(facts.spike_percentile == 95.0):
-        for p in np.unique(facts.spike_percentile[facts.spike_percentile != 95.0]):
-            pick = facts.spike_percentile == p
+    if not np.all(channels.spike_percentile == 95.0):
+        for p in np.unique(channels.spike_percentile[channels.spike_percentile != 95.0]):
+            pick = channels.spike_percentile == p
             today[pick] = vee.history_percentile(values[pick], flags[pick], percentile=float(p))
     zero = (flags == vee.ACTUAL) & (values == 0)
     all_zero = zero.all(axis=1)
@@ -230,7 +280,7 @@ def check_block(block: DayBlock) -> CheckedBlock:
             before_level[now] = level[now - 1]
             before_zero[now] = zero_run[now - 1]
         prior = before_level[now]
-        span = facts.spike_span_days[now]
+        span = channels.spike_span_days[now]
         fresh = today[now]
         level[now] = np.where(
             np.isnan(prior), fresh, np.where(np.isnan(fresh), prior, prior + (fresh - prior) / span)
@@ -239,21 +289,21 @@ def check_block(block: DayBlock) -> CheckedBlock:
 
     found: list[tuple[str, vee.Finding]] = []
     per_hour = 60 / minutes
-    floor = np.where(facts.energy, facts.spike_floor_kw / per_hour, facts.spike_floor_kw)
+    floor = np.where(channels.energy, channels.spike_floor_kw / per_hour, channels.spike_floor_kw)
     found += [
         ("spike", f)
         for f in vee.find_spikes(
-            values, flags, history_level=before_level, factor=facts.spike_factor, floor=floor
+            values, flags, history_level=before_level, factor=channels.spike_factor, floor=floor
         )
     ]
-    found += [("negative", f) for f in vee.find_negative(values, flags, applies=facts.energy)]
+    found += [("negative", f) for f in vee.find_negative(values, flags, applies=channels.energy)]
     found += [
         ("zero_run", f)
         for f in vee.find_zero_runs(
             values,
             flags,
-            occupied=facts.occupied & facts.energy,
-            min_intervals=(facts.zero_run_hours * 60 // minutes).astype(np.int64),
+            occupied=channels.occupied & channels.energy,
+            min_intervals=(channels.zero_run_hours * 60 // minutes).astype(np.int64),
             carried=before_zero,
         )
     ]
@@ -276,8 +326,8 @@ def check_block(block: DayBlock) -> CheckedBlock:
     findings = [
         DayFinding(
             channel_id=int(block.channel_ids[f.row]),
-            meter_serial=facts.serial[f.row],
-            channel_number=int(facts.number[f.row]),
+            meter_serial=channels.serial[f.row],
+            channel_number=int(channels.number[f.row]),
             day=day_from_number(int(block.day_numbers[f.row])),
             interval_minutes=minutes,
             code=f.code,

@@ -29,7 +29,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from ohm.core import audit
-from ohm.metering.ingest.checks import DayFinding, check_block
+from ohm.metering.ingest.checks import (
+    FACT_COLUMNS,
+    FACT_JOINS,
+    ChannelFacts,
+    DayFinding,
+    channel_facts,
+    check_block,
+)
 from ohm.metering.ingest.records import ParsedReads, Problem
 from ohm.metering.models import (
     Meter,
@@ -305,7 +312,7 @@ class _Refs(TypedDict, total=False):
 class _Reads:
     """The interval reads of a file while they are checked: parallel arrays, filtered in step."""
 
-    def __init__(self, parsed: ParsedReads, channel_id, minutes, demand):
+    def __init__(self, parsed: ParsedReads, channel_id, interval_s, demand):
         self.parsed = parsed
         self.line = parsed.line
         self.meter = parsed.meter
@@ -315,8 +322,9 @@ class _Reads:
         self.value = parsed.value
         self.quality = parsed.quality
         self.channel_id = channel_id
-        self.interval_s = minutes * 60
+        self.interval_s = interval_s
         self.demand = demand
+        self.facts: ChannelFacts | None = None
         #: The reads are in (channel, end) order with no interval twice (``dedupe`` knows).
         self.ordered = False
 
@@ -366,6 +374,7 @@ class _Reads:
         width = max(len(parsed.channel_refs), 1)
         table = _ChannelTable(len(refs), width)
         rows = _channels_of(refs)
+        facts = channel_facts(rows)
         if rows:
             position = {serial: k for k, serial in enumerate(refs)}
             row_ref = np.array([position.get(r[0], -1) for r in rows], dtype=np.int64)
@@ -389,11 +398,18 @@ class _Reads:
                 table.minutes[row_ref[pick], j] = minutes[pick]
                 table.number[row_ref[pick], j] = number[pick]
                 table.demand[row_ref[pick], j] = measure[pick] == MeterChannel.Measure.KW_DEMAND
-        pair = parsed.meter.astype(np.int64) * width + parsed.channel
-        channel_id = table.channel_id.ravel()[pair]
-        minutes = table.minutes.ravel()[pair]
-        reads = cls(parsed, channel_id, minutes, table.demand.ravel()[pair])
-        unusable = (channel_id < 0) | (minutes == 0)
+        # Each read's pair of codes as one index into the tables (no copy for one channel).
+        if width == 1:
+            pair = parsed.meter
+        else:
+            pair = parsed.meter.astype(np.int32 if len(refs) * width < 2**31 else np.int64)
+            pair = pair * width + parsed.channel
+        interval_channel = np.where(table.minutes > 0, table.channel_id, -1)
+        channel_id = interval_channel.ravel()[pair]
+        interval_s = (table.minutes.astype(np.int32) * 60).ravel()[pair]
+        reads = cls(parsed, channel_id, interval_s, table.demand.ravel()[pair])
+        reads.facts = facts
+        unusable = channel_id < 0
         if unusable.any():
             seen: set[int] = set()
             for i in np.flatnonzero(unusable).tolist():
@@ -519,11 +535,18 @@ class _Reads:
         is reported as a duplicate); different values are a conflict and neither loads."""
         if not len(self.end_s):
             return
-        idx = np.arange(len(self.end_s)) if only is None else np.flatnonzero(only)
-        key = (self.channel_id[idx] << _SHIFT) + (self.end_s[idx] - self.end_s[idx].min())
+        if only is None:
+            key = self.channel_id << _SHIFT
+            key += self.end_s
+            key -= self.end_s.min()
+        else:
+            idx = np.flatnonzero(only)
+            key = (self.channel_id[idx] << _SHIFT) + (self.end_s[idx] - self.end_s[idx].min())
         if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
             self.ordered = only is None
             return
+        if only is None:
+            idx = np.arange(len(self.end_s))
         order = np.argsort(key, kind="stable")
         idx, key = idx[order], key[order]
         same_as_previous = np.r_[False, key[1:] == key[:-1]]
@@ -607,16 +630,17 @@ class _ChannelTable:
 
 
 def _channels_of(serials: list[str]) -> list[tuple]:
-    """``(serial, channel id, number, measure, interval minutes)`` of the meters with those
-    serials, one row per channel (channel fields None for a meter without channels). The
-    serials go to the database as one parameter, however many there are."""
+    """``(serial, channel id, number, measure, interval minutes, *facts)`` of the meters with
+    those serials, one row per channel (channel fields None for a meter without channels);
+    ``facts`` are what import-time VEE needs (``checks.FACT_COLUMNS``). The serials go to the
+    database as one parameter, however many there are."""
     if not serials:
         return []
     meter_table = connection.ops.quote_name(Meter._meta.db_table)
     channel_table = connection.ops.quote_name(MeterChannel._meta.db_table)
     sql = (
-        f"SELECT m.serial, c.id, c.number, c.measure, c.interval_minutes FROM {meter_table} m"
-        f" LEFT JOIN {channel_table} c ON c.meter_id = m.id"
+        f"SELECT m.serial, c.id, c.number, c.measure, c.interval_minutes, {FACT_COLUMNS}"
+        f" FROM {meter_table} m LEFT JOIN {channel_table} c ON c.meter_id = m.id {FACT_JOINS}"
     )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -634,7 +658,7 @@ def _channels_by_ref(serials: list[str]):
     known: set[str] = set()
     by_number: dict = {}
     by_measure: dict = {}
-    for serial, pk, number, measure, minutes in sorted(
+    for serial, pk, number, measure, minutes, *_ in sorted(
         _channels_of(serials), key=lambda r: (r[0], r[2] or 0)
     ):
         known.add(serial)
@@ -676,9 +700,8 @@ def _store_days(
         n = _DAY_S // interval_s
         end_s = reads.end_s if sel is None else reads.end_s[sel]
         channel_id = reads.channel_id if sel is None else reads.channel_id[sel]
-        start = end_s - interval_s
-        day = start // _DAY_S
-        slot = (start - day * _DAY_S) // interval_s
+        day, slot = np.divmod(end_s - interval_s, _DAY_S)
+        slot //= interval_s
         if not (reads.ordered and uniform):
             key = (channel_id << 20) + (day - day.min())
             if not bool(np.all(key[1:] >= key[:-1])):
@@ -787,7 +810,7 @@ def _store_chunk(
     state: dict[str, np.ndarray] = {}
     if vee:
         started = time.perf_counter()
-        checked = check_block(block)
+        checked = check_block(block, facts=reads.facts)
         block = checked.block
         state = {"vee_level": checked.level, "vee_zero_run": checked.zero_run}
         result.vee_findings += checked.findings
