@@ -194,6 +194,7 @@ class LineColumn:
 class RatedBills:
     count: int
     columns: list[LineColumn] = field(default_factory=list)
+    _python: list | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return self.count
@@ -223,41 +224,52 @@ class RatedBills:
             total += exact * column.factor.numerator / column.factor.denominator
         return total
 
+    def _as_python(self) -> list[tuple[LineColumn, list, list, list | None, Decimal]]:
+        """The columns as Python lists, made once (reading numpy scalars one by one is slow)."""
+        if self._python is None:
+            self._python = [
+                (
+                    column,
+                    column.quantity.tolist(),
+                    column.amount_cents.tolist(),
+                    column.applies.tolist() if column.applies is not None else None,
+                    Decimal(1).scaleb(column.exp),
+                )
+                for column in self.columns
+            ]
+        return self._python
+
     def bill(self, i: int) -> Bill:
+        """Agreement *i*'s bill: its lines in tariff order, lines of nothing left out."""
         lines = []
-        for column in self.columns:
-            if column.applies is not None and not column.applies[i]:
+        for column, quantities, amounts, applies, scale in self._as_python():
+            if applies is not None and not applies[i]:
                 continue
-            quantity = int(column.quantity[i])
-            amount = int(column.amount_cents[i])
+            quantity, amount = int(quantities[i]), int(amounts[i])
             if not column.always and quantity == 0 and amount == 0:
                 continue
             lines.append(
                 BillLine(
-                    component=column.component,
-                    description=column.description,
-                    quantity=column.quantity_of(i),
-                    unit=column.unit,
-                    price=column.price,
-                    amount_cents=amount,
-                    clause=column.clause,
+                    column.component,
+                    column.description,
+                    Decimal(quantity) * scale,
+                    column.unit,
+                    column.price,
+                    amount,
+                    column.clause,
                 )
             )
         return Bill(tuple(lines))
 
     def bills(self) -> list[Bill]:
-        """Every agreement's Bill (columns turned into Python values once, not per element)."""
+        """Every agreement's Bill, column by column (equal quantities share one Decimal)."""
         lines: list[list[BillLine]] = [[] for _ in range(self.count)]
-        for column in self.columns:
-            quantities = column.quantity.tolist()
-            amounts = column.amount_cents.tolist()
-            applies = column.applies.tolist() if column.applies is not None else None
-            scale = Decimal(1).scaleb(column.exp)
+        for column, quantities, amounts, applies, scale in self._as_python():
             shown: dict[int, Decimal] = {}
             for i in range(self.count):
                 if applies is not None and not applies[i]:
                     continue
-                quantity, amount = int(quantities[i]), int(amounts[i])
+                quantity, amount = quantities[i], amounts[i]
                 if not column.always and quantity == 0 and amount == 0:
                     continue
                 value = shown.get(quantity)
