@@ -9,7 +9,9 @@ point, a tamper or reverse-energy event). Each such item is one *VEE exception*:
 channel, one rule, one run of local days. Its particulars (channel, rule, days, the intervals
 at fault) are kept in the ``metering.vee.exception_raised`` audit event whose subject is the
 item, so the queue can filter on them and a rerun never raises the same exception twice, even
-after a person closed it.
+after a person closed it. (A work item has no structured fields of its own; the audit event
+is written once, in the same transaction as the item, and never changes — like the facts it
+records.)
 
 The account of a finding: service agreements live in a higher layer than metering, so
 metering cannot ask them. Callers that can (the read-import job, billing, the console) pass
@@ -82,7 +84,6 @@ RULE_LABELS = {
     Rule.TAMPER: "tamper event",
     Rule.REVERSE_ENERGY: "reverse energy on a meter that is not net metered",
 }
-_TITLES = RULE_LABELS
 #: Findings that are a signal of unauthorized usage (theft): the item says so and goes to
 #: the investigators.
 UNAUTHORIZED_RULES = frozenset({vee.Reason.INACTIVE_CONSUMPTION, Rule.TAMPER, Rule.REVERSE_ENERGY})
