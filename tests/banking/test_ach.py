@@ -294,3 +294,43 @@ class TestJourney:
         with pytest.raises(ach.NothingToSend):
             ach.build_export(due_date=date(2026, 6, 20), actor=maker, at=BUILD_AT.replace(month=6))
         assert books_clean()
+
+
+class TestExactlyOnce:
+    @pytest.mark.parametrize("times", [1, 2, 3, 4, 5])
+    def test_the_same_returns_file_sent_n_times_reverses_once(self, billed, maker, checker, times):
+        entry = released(maker, checker).entries.get()
+        data = returns_file([(entry, "R01")])
+
+        results = [
+            ach.import_returns(
+                data=data,
+                file_name="r.ach",
+                actor=SYSTEM,
+                at=BUILD_AT + timedelta(days=4, minutes=n),
+            )
+            for n in range(times)
+        ]
+
+        assert [r.replayed for r in results] == [False] + [True] * (times - 1)
+        assert JournalEntry.objects.filter(kind="payment_reversal").count() == 1
+        assert balance(billed) == 120_00 + 25_00
+
+    def test_release_posts_once_even_if_asked_again(self, billed, maker, checker):
+        ach_file = released(maker, checker)
+
+        with pytest.raises(ValidationError):
+            ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+
+        assert Payment.objects.count() == 1
+
+
+class TestPreview:
+    def test_the_console_preview_says_what_is_left_out(self, client, billed, maker):
+        Account.objects.filter(pk=billed.pk).update(cash_only=True)
+        client.force_login(maker)
+
+        page = client.get(f"/console/banking/ach/?preview={DUE.isoformat()}").content.decode()
+
+        assert "cash-only" in page
+        assert "0 debits" in page

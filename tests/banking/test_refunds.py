@@ -306,3 +306,23 @@ class TestAchCredits:
         assert (refund.status, refund.method) == (Refund.Status.APPROVED, Refund.Method.CHECK)
         assert gl("refunds_payable") == -30_00
         assert books_clean()
+
+
+class TestAchRefundGuardAtBuild:
+    def test_new_bank_details_after_the_request_keep_the_credit_out_of_the_file(
+        self, db, make_staff, supervisor
+    ):
+        from ohm.banking import operations as autopay
+        from ohm.banking.models import AutopayEnrolment
+
+        account = _paid_by_autopay(make_staff)
+        ask(account, supervisor, 30_00, method="ach")
+        autopay.change_bank_details(
+            enrolment=AutopayEnrolment.objects.get(account=account), routing_number="011000015",
+            account_number="55554444", account_type="savings", actor=SYSTEM, at=AT + timedelta(hours=1),
+        )  # fmt: skip
+
+        plan = ach.plan_export(due_date=date(2026, 4, 21), prenotes=False)
+
+        assert plan.credits == []
+        assert any("bank details changed" in why for why in plan.skipped)

@@ -40,7 +40,7 @@ from ohm.core.money import format_cents
 from ohm.customers.models import Account
 from ohm.ledger import queries as ledger_queries
 from ohm.payments import operations as payment_operations
-from ohm.payments.models import Channel, Payment, Tender
+from ohm.payments.models import Channel, Tender
 from ohm.workqueue.operations import add_business_days
 
 Enrolment = AutopayEnrolment
@@ -166,6 +166,11 @@ def plan_export(*, due_date: date, prenotes: bool = True, refunds: bool = True) 
             if refund.enrolment is None:
                 plan.skipped.append(f"refund {refund.pk}: no bank account")
                 continue
+            if refund.enrolment.bank_changed_at > refund.made_at:
+                # Fraud guard: the money goes only to the bank account the refund was asked
+                # for; new details since then mean a person reissues it (by check).
+                plan.skipped.append(f"refund {refund.pk}: bank details changed since the request")
+                continue
             planned = _planned("credit", refund.enrolment, refund.amount_cents, key)
             planned.refund = refund
             plan.credits.append(planned)
@@ -207,8 +212,9 @@ def build_export(
 
     :raises NothingToSend: no debit is due, no prenote waits and no refund is approved.
     """
-    # One builder at a time: the trace sequence and the file id modifier are counters.
-    list(Enrolment.objects.select_for_update().filter(pk__in=[]))
+    # Two builders at once cannot both succeed: the trace number, the (creation date, file id
+    # modifier) pair and each live entry's dedupe key are unique, so the second one's
+    # transaction fails whole and nothing is in two files.
     plan = plan_export(due_date=due_date, prenotes=prenotes, refunds=refunds)
     if not (plan.debits or plan.prenotes or plan.credits):
         raise NothingToSend(due_date)
@@ -618,7 +624,3 @@ def _handle_change(entry: AchEntry, item: nacha.ChangeAddenda, *, actor, at: dat
         at=at,
     )
     return f"{item.change_code} {description}: work item for a CSR", work_item
-
-
-def list_payments_of(ach_file: AchFile) -> list[Payment]:
-    return [e.payment for e in ach_file.entries.select_related("payment") if e.payment]

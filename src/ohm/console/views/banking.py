@@ -264,13 +264,20 @@ def autopay_status(request, number: str, action: str):
 
 @staff_required(perm=VIEW)
 def ach_files(request, form=None):
+    preview = None
+    day = _date_param(request.GET.get("preview"))
+    if day is not None:
+        # What a file for that day would hold, and what is left out and why (nothing written).
+        preview = ach.plan_export(due_date=day)
     return render(
         request,
         "console/banking/ach_files.html",
         {
             "files": AchFile.objects.all()[:60],
-            "form": form or BuildForm(initial={"due_date": local_today()}),
+            "form": form or BuildForm(initial={"due_date": day or local_today()}),
             "can_build": request.user.has_perm(BUILD),
+            "preview": preview,
+            "preview_debit_cents": sum(p.amount_cents for p in preview.debits) if preview else 0,
         },
     )
 
