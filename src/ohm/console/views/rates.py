@@ -297,7 +297,7 @@ def _baseline_table(ohm: dict) -> dict | None:
     baseline = ohm.get("baseline")
     if not isinstance(baseline, dict):
         return None
-    seasons = [s.get("name") for s in baseline.get("seasons") or [] if isinstance(s, dict)]
+    seasons = [str(s.get("name")) for s in baseline.get("seasons") or [] if isinstance(s, dict)]
     cells: dict[tuple[str, str], dict[str, str]] = {}
     for item in baseline.get("allowances") or []:
         if isinstance(item, dict):
@@ -330,7 +330,7 @@ def _percent_charges(ohm: dict) -> list[tuple[str, dict]]:
 def version_context(version: RateVersion) -> dict:
     document = version.document if isinstance(version.document, dict) else {}
     fixed = document.get("fixedchargefirstmeter", document.get("fixedmonthlycharge"))
-    ohm = document.get("ohm") if isinstance(document.get("ohm"), dict) else {}
+    ohm = rf.ohm_of(document)
     return {
         "version": version,
         "schedule": version.schedule,

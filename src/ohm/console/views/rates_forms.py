@@ -50,6 +50,12 @@ FORMSET_OF_KEY = {
 }
 
 
+def ohm_of(document: dict) -> dict[str, Any]:
+    """The document's "ohm" extensions object ({} when absent or not an object)."""
+    value = document.get("ohm")
+    return value if isinstance(value, dict) else {}
+
+
 def _number(value: Decimal | None) -> str | None:
     """A Decimal as the stored document writes prices and quantities: a decimal string."""
     if value is None:
@@ -330,8 +336,8 @@ PERCENT_KINDS = [("discounts", "Discount"), ("surcharges", "Surcharge"), ("taxes
 
 
 def initial_from_document(document: dict, *, effective_date, notes: str) -> dict:
-    ohm = document.get("ohm") if isinstance(document.get("ohm"), dict) else {}
-    net_metering = ohm.get("net_metering") if isinstance(ohm.get("net_metering"), dict) else {}
+    ohm = ohm_of(document)
+    net_metering = ohm_of({"ohm": ohm.get("net_metering")})
     rest = {k: v for k, v in ohm.items() if k not in STRUCTURED_OHM_KEYS}
     fixed = document.get("fixedchargefirstmeter", document.get("fixedmonthlycharge"))
     fixed_units = document.get("fixedchargeunits") or "$/month"
@@ -413,7 +419,7 @@ def formsets(data=None, *, document: dict) -> dict[str, Any]:
             else _tier_rows(document.get(key), energy=key == "energyratestructure")
         )
         made[prefix] = TierFormSet(data, prefix=prefix, initial=initial)
-    ohm = document.get("ohm") if isinstance(document.get("ohm"), dict) else {}
+    ohm = ohm_of(document)
     made["percent"] = PercentChargeFormSet(
         data, prefix="percent", initial=None if data is not None else _percent_rows(ohm)
     )
