@@ -334,3 +334,18 @@ class TestPreview:
 
         assert "cash-only" in page
         assert "0 debits" in page
+
+
+class TestReturnsOfEntriesNeverSent:
+    def test_a_return_for_a_file_not_released_is_refused(self, billed, maker):
+        ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+        with pytest.raises(ValidationError, match="never released"):
+            ach.import_returns(
+                data=returns_file([(ach_file.entries.get(), "R01")]),
+                file_name="r.ach",
+                actor=SYSTEM,
+                at=BUILD_AT,
+            )
+
+        assert AchReturnItem.objects.count() == 0

@@ -449,7 +449,7 @@ def _entries_by_trace(traces: list[str]) -> dict[str, AchEntry]:
     return {
         e.trace_number: e
         for e in AchEntry.objects.filter(trace_number__in=traces).select_related(
-            "enrolment", "refund", "payment", "account"
+            "enrolment", "refund", "payment", "account", "ach_file"
         )
     }
 
@@ -472,7 +472,14 @@ def import_returns(*, data: bytes, file_name: str, actor, at: datetime) -> Retur
     ] + [(e, c) for e in changes if (c := e.change_addenda) is not None]
     entries = _entries_by_trace([a.original_trace for _, a in addenda])
     for _, item in addenda:
-        if item.original_trace not in entries:
+        known = entries.get(item.original_trace)
+        if known is not None and known.status == AchEntry.Status.BUILT:
+            raise ValidationError(
+                {"file": f"Trace number {item.original_trace} is in {known.ach_file.file_name}, "
+                 "which was never released: the bank cannot have returned it. Nothing was posted."},
+                code="not_sent",
+            )  # fmt: skip
+        if known is None or known.status == AchEntry.Status.CANCELLED:
             code = getattr(item, "return_code", "") or getattr(item, "change_code", "")
             raise UnknownTrace(item.original_trace, code)
     imported = AchReturnImport.objects.create(
