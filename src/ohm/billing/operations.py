@@ -22,14 +22,14 @@ from decimal import Decimal
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from ohm.agreements.models import ServiceAgreement
 from ohm.billing import calendar, compose
 from ohm.billing.determinants import Grid, Want, load_determinants
 from ohm.billing.models import Bill, BillExceptionRule, BillLine, BillSegment
-from ohm.core import audit, identifiers
+from ohm.core import audit, bulk, identifiers
 from ohm.core.localtime import localdate, utility_zone
 from ohm.customers.models import Account
 from ohm.ledger import operations as ledger
@@ -548,7 +548,12 @@ def bill_accounts(
     issued = [b for b in bills if b.status == Bill.Status.ISSUED]
     held = [b for b in bills if b.status == Bill.Status.HELD]
     if issued:
-        specs = [s for s in (_entry_spec(b, dict(p)) for b, p in _lines_by_bill(issued)) if s]
+        lines_of = {
+            bill.pk: {s.agreement["id"]: s.lines for s in mine}
+            for bill, mine in parts
+            if bill.status == Bill.Status.ISSUED
+        }
+        specs = [spec for b in issued if (spec := _entry_spec(b, lines_of[b.pk])) is not None]
         post_entries_batch(specs, actor=actor, at=at, source=f"bill_run:{run_id or ''}")
     for bill in held:
         _raise_exception_item(bill, accounts[bill.account_id]["number"], actor=actor, at=at)
@@ -593,11 +598,52 @@ def _messages(
     return out
 
 
+LINE_COLUMNS = (
+    "id",
+    "bill_id",
+    "segment_id",
+    "sequence",
+    "component",
+    "gl_role",
+    "description",
+    "quantity",
+    "unit",
+    "price",
+    "amount_cents",
+    "clause",
+)
+
+
+def _reserve_ids(model, count: int) -> list[int]:
+    """Primary keys for ``count`` new rows, chosen up front so segments and lines can name
+    their bill without reading anything back (the ledger batch path does the same): the
+    sequence on PostgreSQL; on SQLite ``max(id) + 1``, safe because the IMMEDIATE
+    transaction holds the only write lock."""
+    table = model._meta.db_table
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+        first = cursor.fetchone()[0] + 1
+        return list(range(first, first + count))
+
+
 def _write(parts: list[tuple[Bill, list[_Segment]]]) -> None:
-    bills = Bill.objects.bulk_create([bill for bill, _ in parts])
+    """Bills, segments and lines written set-based (``ohm.core.bulk``): one prepared INSERT
+    run over many rows on SQLite, COPY on PostgreSQL."""
+    bills = [bill for bill, _ in parts]
+    for bill, pk in zip(bills, _reserve_ids(Bill, len(bills)), strict=True):
+        bill.pk = pk
+    bulk.insert_instances(Bill, bills)
     segment_rows: list[BillSegment] = []
     owners: list[tuple[Bill, _Segment]] = []
-    for bill, mine in zip(bills, (m for _, m in parts), strict=True):
+    for bill, mine in parts:
         for s in mine:
             segment_rows.append(
                 BillSegment(
@@ -618,28 +664,39 @@ def _write(parts: list[tuple[Bill, list[_Segment]]]) -> None:
                 )
             )
             owners.append((bill, s))
-    saved = BillSegment.objects.bulk_create(segment_rows)
-    line_rows: list[BillLine] = []
+    for segment_row, pk in zip(
+        segment_rows, _reserve_ids(BillSegment, len(segment_rows)), strict=True
+    ):
+        segment_row.pk = pk
+    bulk.insert_instances(BillSegment, segment_rows)
+    # Lines are most of the rows and every column is already a plain int or str: straight to
+    # the driver, no per-field conversion.
+    rows: list[tuple] = []
     sequence: dict[int, int] = defaultdict(int)
-    for segment_row, (bill, s) in zip(saved, owners, strict=True):
+    for segment_row, (bill, s) in zip(segment_rows, owners, strict=True):
         for line in s.lines:
             sequence[bill.pk] += 1
-            line_rows.append(
-                BillLine(
-                    bill=bill,
-                    segment=segment_row,
-                    sequence=sequence[bill.pk],
-                    component=line.component,
-                    gl_role=line.gl_role,
-                    description=line.description[:200],
-                    quantity=str(line.quantity),
-                    unit=line.unit,
-                    price=str(line.price),
-                    amount_cents=line.amount_cents,
-                    clause=line.clause[:120],
+            rows.append(
+                (
+                    bill.pk,
+                    segment_row.pk,
+                    sequence[bill.pk],
+                    line.component,
+                    line.gl_role,
+                    line.description[:200],
+                    str(line.quantity),
+                    line.unit,
+                    str(line.price),
+                    line.amount_cents,
+                    line.clause[:120],
                 )
             )
-    BillLine.objects.bulk_create(line_rows, batch_size=5000)
+    ids = _reserve_ids(BillLine, len(rows))
+    bulk.insert_rows(
+        BillLine._meta.db_table,
+        LINE_COLUMNS,
+        ((pk, *row) for pk, row in zip(ids, rows, strict=True)),
+    )
 
 
 def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[compose.Line]]]]]:
