@@ -448,3 +448,49 @@ class TestEditorExtensions:
         assert response.status_code == 422
         errors = " ".join(response.context["sets"]["percent"].non_form_errors())
         assert "ohm.discounts[0].base[1]" in errors
+
+
+@pytest.mark.django_db
+class TestScheduleForms:
+    def test_an_analyst_creates_a_schedule_with_its_eligibility(self, client, analyst):
+        client.force_login(analyst)
+
+        response = client.post(
+            "/console/rates/new/",
+            {
+                "code": "ev-2",
+                "name": "EV two",
+                "customer_class": "residential",
+                "requires_interval_meter": "on",
+                "required_program": "ev",
+                "is_active": "on",
+            },
+        )
+
+        assert response.status_code == 302
+        assert response.url == "/console/rates/EV-2/"
+        assert AuditEvent.objects.filter(event="rates.schedule.created", actor=analyst).exists()
+
+    def test_a_duplicate_code_is_refused_on_the_code(self, client, analyst, schedule):
+        client.force_login(analyst)
+
+        response = client.post(
+            "/console/rates/new/",
+            {"code": "E-TOU", "name": "Again", "customer_class": "residential"},
+        )
+
+        assert response.status_code == 422
+        assert "code" in response.context["form"].errors
+
+    def test_a_supervisor_withdraws_a_future_version(self, client, schedule, analyst, supervisor):
+        version = draft(schedule, analyst)
+        operations.approve_version(version=version, actor=supervisor, at=AT)
+        client.force_login(supervisor)
+
+        client.post(
+            f"/console/rates/E-TOU/v{version.number}/withdraw/", {"reason": "Wrong peak price"}
+        )
+
+        version.refresh_from_db()
+        assert version.status == RateVersion.Status.WITHDRAWN
+        assert version.withdrawn_reason == "Wrong peak price"
