@@ -218,10 +218,10 @@ def summary(months: list[MonthBill]) -> dict:
         row: dict[str, str] = {"month": month.month}
         for key, components in SUMMARY.items():
             row[key] = dollars(month.cents(*components))
-        components = {line.component for line in month.bill.lines}
-        if "discount" in components:
+        present = {line.component for line in month.bill.lines}
+        if "discount" in present:
             row["discounts"] = dollars(month.cents("discount"))
-        if components & {"surcharge", "tax"}:
+        if present & {"surcharge", "tax"}:
             row["taxes"] = dollars(month.cents("surcharge", "tax"))
         row["total"] = dollars(month.bill.total_cents)
         grand += month.bill.total_cents
