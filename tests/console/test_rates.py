@@ -494,3 +494,26 @@ class TestScheduleForms:
         version.refresh_from_db()
         assert version.status == RateVersion.Status.WITHDRAWN
         assert version.withdrawn_reason == "Wrong peak price"
+
+
+@pytest.mark.django_db
+def test_a_new_schedule_starts_from_a_blank_draft(client, analyst):
+    make_schedule("NEW")
+    client.force_login(analyst)
+
+    page = client.get("/console/rates/NEW/versions/new/")
+    data = editor_post(
+        {
+            "fixedchargefirstmeter": "5",
+            "energyratestructure": [[{"rate": "0.1"}]],
+            "energyweekdayschedule": [[0] * 24] * 12,
+            "energyweekendschedule": [[0] * 24] * 12,
+        }
+    )
+    saved = client.post("/console/rates/NEW/versions/new/", data)
+
+    assert page.status_code == 200
+    assert saved.status_code == 302
+    version = RateVersion.objects.get(schedule__code="NEW")
+    assert version.source == RateVersion.Source.CONSOLE
+    assert tariff.tariff_from_document(version.document).fixed_charge == 5
