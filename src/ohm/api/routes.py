@@ -14,6 +14,7 @@ from ohm.api import (
     errors,
     financials,
     meters,
+    payments,
     persons,
     premises,
     rates,
@@ -38,3 +39,4 @@ errors.install(api)
 
 for module in (accounts, persons, premises, meters, search, books, financials, rates, banking):
     api.add_router("/", module.router)
+api.add_router("/", payments.router)
