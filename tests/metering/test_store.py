@@ -3,9 +3,17 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
+from ohm.metering import usage
 from ohm.metering.models import IntervalDay, Quality
-from ohm.metering.store import DayVector, load_intervals, save_interval_days
+from ohm.metering.store import (
+    DayVector,
+    day_number,
+    fetch_current_days,
+    load_intervals,
+    save_interval_days,
+)
 from tests.factories import make_meter
+from tests.metering.test_usage import quarter_hour_meter
 
 AT = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 
@@ -69,3 +77,57 @@ class TestIntervalStore:
 
         assert len(series.values) == 24
         assert str(series.starts[0]) == "2026-03-01T08:00"
+
+    def test_estimated_share_counts_estimated_intervals_only_as_usage_does(self):
+        # given a day with 10 estimated, 10 edited, 10 missing and 66 actual intervals of 1 kWh
+        channel = quarter_hour_meter().channels.get(number=1)
+        flags = np.full(96, Quality.ACTUAL, dtype=np.uint8)
+        flags[:10], flags[10:20], flags[20:30] = Quality.ESTIMATED, Quality.EDITED, Quality.MISSING
+        values = np.where(flags == Quality.MISSING, 0, 1).astype(np.float32)
+        save_interval_days(
+            days=[DayVector(channel.pk, date(2026, 3, 3), 15, values, flags)],
+            recorded_at=AT,
+            source="test",
+        )
+        window = {
+            "start_at": datetime(2026, 3, 3, tzinfo=UTC),
+            "end_at": datetime(2026, 3, 4, tzinfo=UTC),
+        }
+
+        series = load_intervals(channel=channel, **window)
+
+        # then the edited intervals are an analyst's figures, not estimates, in both
+        assert series.estimated_share == pytest.approx(10 / 86)
+        assert series.estimated_share == usage.estimated_share(channel=channel, **window)
+
+
+@pytest.mark.django_db
+class TestFetchCurrentDays:
+    def test_finds_the_current_rows_of_dense_and_scattered_channels(self):
+        channels = [make_meter().channels.get(number=1) for _ in range(3)]
+        for c in channels:
+            save_interval_days(
+                days=[hourly_day(c, date(2026, 3, 1)), hourly_day(c, date(2026, 3, 2), 2.0)],
+                recorded_at=AT,
+                source="test",
+            )
+        save_interval_days(
+            days=[hourly_day(channels[0], date(2026, 3, 2), 3.0)], recorded_at=AT, source="edit"
+        )
+
+        dense = fetch_current_days(
+            channel_ids=[c.pk for c in channels],
+            first_day=date(2026, 3, 2),
+            last_day=date(2026, 3, 2),
+        )
+        scattered = fetch_current_days(
+            channel_ids=[channels[0].pk, channels[2].pk, 10**9],
+            first_day=date(2026, 3, 1),
+            last_day=date(2026, 3, 2),
+        )
+
+        day = day_number(date(2026, 3, 2))
+        assert set(dense) == {(c.pk, day) for c in channels}
+        assert dense[(channels[0].pk, day)].version == 2
+        assert float(dense[(channels[0].pk, day)].values[0]) == 3.0
+        assert len(scattered) == 4

@@ -1,5 +1,7 @@
 """The pure VEE rules and estimators: each rule failing and passing, estimation properties."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -395,3 +397,76 @@ class TestVeeConfig:
 
         assert rules.spike_factor == 9.0
         assert rules_for(RESIDENTIAL).spike_factor == 4.0
+
+
+class TestHistoryPercentile:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.lists(
+                st.tuples(
+                    st.floats(min_value=-10, max_value=1e4, allow_nan=False),
+                    st.sampled_from([MISSING, ACTUAL, ESTIMATED, EDITED]),
+                ),
+                min_size=24,
+                max_size=24,
+            ),
+            min_size=1,
+            max_size=6,
+        ),
+        st.sampled_from([50.0, 90.0, 95.0, 99.0]),
+    )
+    def test_agrees_with_numpy_over_the_measured_intervals(self, rows, percentile):
+        values = np.array([[v for v, _ in row] for row in rows])
+        flags = np.array([[f for _, f in row] for row in rows], dtype=np.uint8)
+        masked = np.where((flags == ACTUAL) | (flags == EDITED), values, np.nan)
+
+        got = vee.history_percentile(values, flags, percentile=percentile)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing rows are NaN
+            expected = np.nanpercentile(masked, percentile, axis=1)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9, equal_nan=True)
+
+
+class TestZeroRunsAcrossRows:
+    def test_zeros_carried_from_before_count_toward_the_run(self):
+        values = np.array([[0.0, 0.0, 1.0, 0.0]])
+        flags = np.full((1, 4), ACTUAL, dtype=np.uint8)
+
+        alone = vee.find_zero_runs(values, flags, occupied=True, min_intervals=4)
+        carried = vee.find_zero_runs(values, flags, occupied=True, min_intervals=4, carried=2)
+
+        assert alone == []
+        assert [f.intervals for f in carried] == [(0, 1)]
+
+    def test_the_trailing_run_adds_to_what_came_before_only_for_a_row_of_zeros(self):
+        values = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+        flags = np.full((3, 3), ACTUAL, dtype=np.uint8)
+
+        tail = vee.trailing_zero_run(values, flags, carried=np.array([5, 5, 5]))
+
+        assert tail.tolist() == [2, 8, 0]
+
+
+class TestPerRowThresholds:
+    def test_spike_factor_and_floor_may_differ_by_row(self):
+        values = np.array([[1.0, 5.0], [1.0, 5.0]])
+        flags = np.full((2, 2), ACTUAL, dtype=np.uint8)
+
+        found = vee.find_spikes(
+            values, flags, history_level=1.0, factor=np.array([4.0, 6.0]), floor=0.0
+        )
+
+        assert [f.row for f in found] == [0]
+
+    def test_interpolation_limit_may_differ_by_row(self):
+        values = np.array([[1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0]])
+        flags = np.array([[ACTUAL, MISSING, MISSING, ACTUAL]] * 2, dtype=np.uint8)
+
+        _, filled = vee.interpolate_short_gaps(values, flags, max_intervals=np.array([2, 1]))
+
+        assert filled.tolist() == [
+            [ACTUAL, ESTIMATED, ESTIMATED, ACTUAL],
+            [ACTUAL] + [MISSING] * 2 + [ACTUAL],
+        ]

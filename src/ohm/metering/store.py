@@ -64,15 +64,20 @@ class IntervalSeries:
 
     @property
     def estimated_share(self) -> float:
-        present = self.flags != Quality.MISSING
-        if not present.any():
-            return 0.0
-        estimated = np.isin(self.flags, (Quality.ESTIMATED, Quality.EDITED)) & present
-        return (
-            float(self.values[estimated].sum() / max(self.values[present].sum(), 1e-12))
-            if self.values[present].sum()
-            else float(estimated.sum() / present.sum())
-        )
+        return estimated_share_of(self.values, self.flags)
+
+
+def estimated_share_of(values: np.ndarray, flags: np.ndarray) -> float:
+    """The share of the energy that was estimated: energy in ESTIMATED intervals over energy in
+    all present ones (absolute values), or by count of intervals when there is no energy.
+    EDITED intervals are a person's verified figures and count as measured, not estimated;
+    MISSING ones count in neither. The one definition for bills, charts and the store."""
+    present = flags != Quality.MISSING
+    estimated = flags == Quality.ESTIMATED
+    total = float(np.abs(values[present]).sum())
+    if total > 0:
+        return float(np.abs(values[estimated]).sum()) / total
+    return float(estimated.sum() / present.sum()) if present.any() else 0.0
 
 
 def decode(row: IntervalDay) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@ Intervals are stored by UTC day; everything a customer or a tariff sees is in th
 local time. Each interval is placed by the local wall-clock time of its start, so a spring
 day has 23 hours of intervals, a fall day 25, and a TOU schedule's hour 1 on the fall change
 counts both 1 AMs. Missing intervals count as no energy; callers that bill show the estimated
-share next to the total.
+share next to the total: the energy in ESTIMATED intervals over the energy present. EDITED
+intervals are an analyst's figures and count as measured (``store.estimated_share_of``, the one
+definition the store's ``IntervalSeries`` uses too).
 
 Schedules are URDB-shaped: 12 × 24 period numbers, ``[month - 1][hour]``, one for weekdays and
 one for weekends (Saturday and Sunday).
@@ -25,6 +27,7 @@ from ohm.metering.store import (
     FLAG_DTYPE,
     VALUE_DTYPE,
     IntervalSeries,
+    estimated_share_of,
     intervals_per_day,
     load_intervals,
 )
@@ -287,14 +290,9 @@ def max_demand_kw(
 
 
 def share_estimated(values: np.ndarray, flags: np.ndarray) -> float:
-    """The share of the energy that was estimated (by count of intervals when there is no
-    energy). EDITED intervals are a person's verified figures and count as measured."""
-    present = flags != Quality.MISSING
-    estimated = flags == Quality.ESTIMATED
-    total = float(np.abs(values[present]).sum())
-    if total > 0:
-        return float(np.abs(values[estimated]).sum()) / total
-    return float(estimated.sum() / present.sum()) if present.any() else 0.0
+    """The share of the energy that was estimated (``store.estimated_share_of``: ESTIMATED
+    intervals only; EDITED ones are a person's verified figures and count as measured)."""
+    return estimated_share_of(values, flags)
 
 
 def estimated_share(*, channel: MeterChannel, start_at: datetime, end_at: datetime) -> float:

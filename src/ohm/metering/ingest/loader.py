@@ -18,6 +18,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +59,9 @@ from ohm.metering.store import (
 
 #: Channel-days per transaction: big enough that commits cost little, small enough that the
 #: arrays of one chunk stay a few tens of megabytes.
-CHUNK_DAYS = 20_000
+CHUNK_DAYS = 50_000
+#: Files at least this big are hashed while they are parsed rather than before.
+HASH_BESIDE_PARSE_BYTES = 8 << 20
 #: Exceptions kept as rows per import; the summary still counts every one.
 MAX_EXCEPTION_ROWS = 100_000
 _DAY_S = 86_400
@@ -151,13 +154,22 @@ def import_reads(
     """
     path = Path(path)
     result = ImportResult(file_name=path.name, dry_run=dry_run)
-    digest = file_sha256(path)
+    started = time.perf_counter()
+    if path.stat().st_size < HASH_BESIDE_PARSE_BYTES:
+        digest, parsed = file_sha256(path), None
+    else:
+        # A big file is hashed on a second thread while it is parsed (hashlib lets go of
+        # the GIL); a file imported before is then parsed for nothing, which is rare.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(file_sha256, path)
+            parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
+            digest = hashing.result()
     previous = ReadImport.objects.filter(sha256=digest).first()
     if previous is not None and previous.status == ReadImport.Status.LOADED and not reprocess:
         result.already_imported = previous
         return result
-    started = time.perf_counter()
-    parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
+    if parsed is None:
+        parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
     result.timings["parse"] = time.perf_counter() - started
     result.records_read = parsed.records_read
     problems = list(parsed.problems)
