@@ -465,3 +465,39 @@ class TestExceptionQueries:
         # The local day March 10 (PDT) begins at 07:00 UTC: 17 hours of the stored UTC day,
         # and the 7 hours of March 11 UTC that were never received.
         assert quality[0].counts == {"missing": 7, "actual": 15, "estimated": 2, "edited": 0}
+
+
+@pytest.mark.django_db
+class TestRegisterBoundsEveryEstimate:
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        hourly=st.lists(st.integers(min_value=0, max_value=3000), min_size=24, max_size=24),
+        missing=st.sets(st.integers(min_value=0, max_value=23), min_size=1, max_size=23),
+        unaccounted_wh=st.integers(min_value=0, max_value=20_000),
+    )
+    def test_estimates_carry_exactly_what_the_register_says_the_reads_lack(
+        self, hourly, missing, unaccounted_wh
+    ):
+        IntervalDay.objects.all().delete()
+        RegisterRead.objects.all().delete()
+        channel = installed_channel()
+        store(channel, DAY - timedelta(days=35), 35)
+        values = np.array(hourly, dtype=np.float32) / 1000
+        flags = np.full(24, Quality.ACTUAL, dtype=np.uint8)
+        values[sorted(missing)], flags[sorted(missing)] = 0, Quality.MISSING
+        store(channel, DAY, 1, values, flags)
+        present_kwh = float(values.astype(np.float64).sum())
+        register(channel, START, "1000")
+        register(channel, END, f"{1000 + present_kwh + unaccounted_wh / 1000:.3f}")
+
+        vee(channel)
+
+        series = load_intervals(channel=channel, start_at=START, end_at=END)
+        filled = series.values[sorted(missing)]
+        assert (series.flags[sorted(missing)] == Quality.ESTIMATED).all()
+        assert (filled >= 0).all()
+        assert float(filled.sum()) == pytest.approx(unaccounted_wh / 1000, abs=2e-3)
