@@ -99,7 +99,9 @@ def _demand_tiers(rng: np.random.Generator, tiers: int) -> list[dict]:
     return out
 
 
-def random_loads(rng: np.random.Generator, count: int, steps: int) -> np.ndarray:
+def random_loads(
+    rng: np.random.Generator, count: int, steps: int, *, vacant: bool = True
+) -> np.ndarray:
     """Integer Wh per step for ``count`` agreements: a daily shape, noise, some idle months."""
     hours = np.arange(8760 * steps) / steps
     shape = 1.0 + 0.6 * np.sin((hours % 24 - 7) / 24 * 2 * np.pi)
@@ -107,7 +109,7 @@ def random_loads(rng: np.random.Generator, count: int, steps: int) -> np.ndarray
     for _ in range(count):
         size = float(rng.choice([0.4, 2.0, 15.0, 60.0]))  # kW: home to medium business
         kw = size * shape * rng.lognormal(0, 0.35, hours.shape)
-        if rng.random() < 0.2:
+        if vacant and rng.random() < 0.2:
             kw[: 8760 * steps // 12] = 0  # a vacant January
         out.append(np.rint(kw * 1000 / steps).astype(np.int64))
     return np.array(out)
@@ -202,3 +204,64 @@ def test_the_real_urdb_records_agree_with_sam(name):
                 ours = Decimal(int(bills.component_cents(component)[i])) / 100
                 lines = sum(1 for line in bills.bill(i).lines if line.component == component)
                 assert abs(ours - Decimal(repr(float(value)))) <= Decimal("0.005") * (lines + 1)
+
+
+def _net_periods(record: dict, net_wh: np.ndarray, steps: int) -> np.ndarray:
+    """[12, P] net Wh (delivered − received) by month and energy period, SAM's calendar."""
+    weekday = np.array(record["energyweekdayschedule"])
+    weekend = np.array(record["energyweekendschedule"])
+    hours = np.arange(8760 * steps) // steps
+    day = hours // 24
+    month = (np.datetime64("2018-01-01") + day).astype("datetime64[M]").astype(int) % 12
+    is_weekend = day % 7 >= 5  # 2018-01-01 was a Monday
+    period = np.where(is_weekend, weekend[month, hours % 24], weekday[month, hours % 24])
+    out = np.zeros((12, len(record["energyratestructure"])))
+    np.add.at(out, (month, period), net_wh)
+    return out
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_retail_net_metering_agrees_with_sam_in_months_without_surplus(case):
+    # A rooftop system: exports at midday in some intervals. While every TOU period of every
+    # month so far still nets to an import (so SAM has no kWh to roll over), SAM's net
+    # metering and Ohm's retail netting must bill the same.
+    rng = np.random.default_rng(5000 + case)
+    record = random_tariff(rng)
+    record["ohm"] = {"net_metering": {"credit": "retail", "surplus_rate": "0"}}
+    tariff = parse_urdb(record)
+    steps = 1 if case % 2 else 4
+    loads = random_loads(rng, 1, steps, vacant=False)[0]
+    hours = np.arange(8760 * steps) / steps % 24
+    sun = np.clip(np.sin((hours - 6) / 12 * np.pi), 0, None)
+    gen = np.rint(sun * loads.mean() * rng.uniform(0.8, 1.6)).astype(np.int64)
+    delivered = np.maximum(loads - gen, 0)
+    received = np.maximum(gen - loads, 0)
+    assert received.sum() > 0
+
+    sam = sam_monthly_bills(electricity_rates(record), loads * steps / 1000, gen * steps / 1000)
+    net = _net_periods(record, delivered - received, steps)
+    starts = starts_of(steps)
+    compared = 0
+    for m, (start, end) in enumerate(MONTHS):
+        if (net[: m + 1] < 0).any():
+            break
+        lo, hi = (int(np.searchsorted(starts, np.datetime64(d))) for d in (start, end))
+        usage = IntervalUsage(
+            starts[lo:hi], 60 // steps, delivered[None, lo:hi], received[None, lo:hi]
+        )
+        bills = rate_bills(
+            versions=[VersionSpan(tariff, start, end)],
+            start_date=start,
+            end_date=end,
+            usage=usage,
+            zone=UTC,
+        )
+        bill = bills.bill(0)
+        reference = Decimal(repr(float(sam.total[m])))
+        if bill.component_cents("minimum"):
+            assert abs(Decimal(bill.total_cents) / 100 - reference) < Decimal("0.01"), m
+        else:
+            assert abs(bills.unrounded(0) - reference) < Decimal("0.01"), (m, record)
+        compared += 1
+    assert received[:hi].sum() > 0  # the months compared had exports
+    assert compared >= 2

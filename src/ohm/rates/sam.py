@@ -45,8 +45,14 @@ def electricity_rates(record: Mapping[str, Any]) -> dict[str, Any]:
     return rates
 
 
-def sam_monthly_bills(rates: Mapping[str, Any], load_kw: np.ndarray) -> SamMonths:
-    """Run Utilityrate5 for one year of load (kW per step, 8760 × steps per hour values)."""
+def sam_monthly_bills(
+    rates: Mapping[str, Any], load_kw: np.ndarray, gen_kw: np.ndarray | None = None
+) -> SamMonths:
+    """Run Utilityrate5 for one year of load (kW per step, 8760 × steps per hour values).
+
+    Without ``gen_kw`` the bill is SAM's "without system" bill of the load; with it, the
+    "with system" bill of the net of load and generation under SAM's net metering
+    (``ur_metering_option`` 0: kWh netted within each TOU period of the month)."""
     import PySAM.Utilityrate5 as Utilityrate5
 
     model = Utilityrate5.new()
@@ -70,7 +76,11 @@ def sam_monthly_bills(rates: Mapping[str, Any], load_kw: np.ndarray) -> SamMonth
     values = [float(v) for v in np.asarray(load_kw, dtype=np.float64)]
     model.Load.load = values
     model.Load.load_escalation = [0]
-    model.SystemOutput.gen = [0.0] * len(values)
+    model.SystemOutput.gen = (
+        [0.0] * len(values)
+        if gen_kw is None
+        else [float(v) for v in np.asarray(gen_kw, dtype=np.float64)]
+    )
     model.SystemOutput.degradation = [0]
     model.execute(0)
     out = model.Outputs
@@ -78,6 +88,15 @@ def sam_monthly_bills(rates: Mapping[str, Any], load_kw: np.ndarray) -> SamMonth
     def monthly(name: str) -> np.ndarray:
         return np.asarray(getattr(out, name), dtype=np.float64)
 
+    if gen_kw is not None:
+        return SamMonths(
+            energy=monthly("year1_monthly_ec_charge_with_system"),
+            demand_flat=monthly("year1_monthly_dc_fixed_with_system"),
+            demand_tou=monthly("year1_monthly_dc_tou_with_system"),
+            fixed=monthly("year1_monthly_fixed_with_system"),
+            minimum=monthly("year1_monthly_minimum_with_system"),
+            total=monthly("year1_monthly_utility_bill_w_sys"),
+        )
     return SamMonths(
         energy=monthly("year1_monthly_ec_charge_without_system"),
         demand_flat=monthly("year1_monthly_dc_fixed_without_system"),
