@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ohm.metering.ingest import csv_wide
 from ohm.metering.ingest.records import ParsedReads, ReadsBuilder
 from ohm.metering.models import Quality
 
@@ -41,6 +42,15 @@ class _Unconvertible(Exception):
 
 
 def parse_csv(path: Path) -> ParsedReads:
+    """Either layout, told apart by the header: long (one read per line) or wide (one run of
+    reads per line, ``csv_wide``)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        try:
+            header = next(csv.reader([handle.readline()]), [])
+        except csv.Error:
+            header = []
+    if csv_wide.is_wide(header):
+        return csv_wide.parse_wide(path, header)
     try:
         return _parse_columns(path)
     except (_Unconvertible, pa.ArrowInvalid):
