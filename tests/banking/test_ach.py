@@ -349,3 +349,41 @@ class TestReturnsOfEntriesNeverSent:
             )
 
         assert AchReturnItem.objects.count() == 0
+
+
+class TestCrashDuringRelease:
+    def test_a_release_stopped_part_way_resumes_and_posts_each_debit_once(
+        self, db, maker, checker, monkeypatch
+    ):
+        accounts = [make_account() for _ in range(3)]
+        for n, account in enumerate(accounts):
+            bill(account, 10_00 * (n + 1), key=f"b{n}")
+            enrol(account)
+        ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+        monkeypatch.setattr(ach, "RELEASE_CHUNK", 1)
+        real = ach.payment_operations.post_payment
+        calls = {"n": 0}
+
+        def crash_on_second(**kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("power cut")
+            return real(**kwargs)
+
+        monkeypatch.setattr(ach.payment_operations, "post_payment", crash_on_second)
+
+        stopped = ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+
+        assert stopped.status == AchFile.Status.RELEASED
+        assert stopped.release_run.status == "failed"
+        assert Payment.objects.count() == 1
+        resumed = ach.resume_release(ach_file=ach_file, at=BUILD_AT + timedelta(minutes=5))
+        assert resumed.release_run.status == "succeeded"
+        assert Payment.objects.count() == 3
+        assert sorted(Payment.objects.values_list("amount_cents", flat=True)) == [
+            10_00,
+            20_00,
+            30_00,
+        ]
+        assert set(ach_file.entries.values_list("status", flat=True)) == {"sent"}
+        assert books_clean()

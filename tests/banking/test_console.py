@@ -166,3 +166,26 @@ class TestRefundPages:
         client.force_login(csr_user)
 
         assert client.get("/console/banking/checks/").status_code == 403
+
+
+class TestResumePage:
+    def test_a_stopped_release_offers_resume_and_finishes(
+        self, client, billed, analyst, boss, monkeypatch
+    ):
+        ach_file = ach.build_export(due_date=DUE, actor=analyst, at=BUILD_AT)
+        real = ach.payment_operations.post_payment
+        monkeypatch.setattr(
+            ach.payment_operations,
+            "post_payment",
+            lambda **kw: (_ for _ in ()).throw(RuntimeError("db gone")),
+        )
+        client.force_login(boss)
+
+        client.post(f"/console/banking/ach/{ach_file.pk}/release/")
+        page = client.get(f"/console/banking/ach/{ach_file.pk}/").content.decode()
+        monkeypatch.setattr(ach.payment_operations, "post_payment", real)
+        client.post(f"/console/banking/ach/{ach_file.pk}/resume/")
+
+        assert "Resume posting" in page
+        assert "db gone" in page
+        assert Payment.objects.filter(channel="autopay").count() == 1

@@ -34,8 +34,9 @@ from ohm.banking.models import (
     AutopayEnrolment,
     Refund,
 )
-from ohm.core import audit
+from ohm.core import audit, batchrun
 from ohm.core.localtime import localdate, utility_zone
+from ohm.core.models import BatchRun
 from ohm.core.money import format_cents
 from ohm.customers.models import Account
 from ohm.ledger import queries as ledger_queries
@@ -329,13 +330,12 @@ def _lock_file(ach_file: AchFile) -> AchFile:
     return AchFile.objects.select_for_update().get(pk=ach_file.pk)
 
 
-@transaction.atomic
-def release_file(*, ach_file: AchFile, actor, at: datetime, note: str = "") -> AchFile:
-    """The second person's release: the file counts as sent. Debits post as autopay payments
-    (key: trace number), prenotes start their wait, refunds are issued from refunds payable.
+RELEASE_JOB = "banking.ach_release"
+RELEASE_CHUNK = 200
 
-    :raises ValidationError: not a person, the builder, or a file not awaiting release.
-    """
+
+@transaction.atomic
+def _authorize_release(*, ach_file: AchFile, actor, at: datetime, note: str) -> BatchRun:
     ach_file = _lock_file(ach_file)
     if ach_file.status != AchFile.Status.BUILT:
         raise ValidationError(
@@ -347,55 +347,112 @@ def release_file(*, ach_file: AchFile, actor, at: datetime, note: str = "") -> A
         raise ValidationError(
             {"checker": "You built this file: a different person must release it."}
         )
-    for entry in ach_file.entries.select_related("enrolment", "refund").order_by("trace_number"):
-        if entry.kind == AchEntry.Kind.DEBIT:
-            enrolment = entry.enrolment
-            payment = payment_operations.post_payment(
-                account_id=entry.account_id,
-                amount_cents=entry.amount_cents,
-                tender=Tender.ACH,
-                channel=Channel.AUTOPAY,
-                idempotency_key=entry.trace_number,
-                received_at=at,
-                effective_date=ach_file.effective_date,
-                actor=actor,
-                # Not the bare 15 digits: payments refuses anything shaped like a card number.
-                reference=f"ACH trace {entry.trace_number[:8]}/{entry.trace_number[8:]}",
-                payer_name=enrolment.holder_name if enrolment else "",
-                tender_detail=f"ACH {entry.masked_account}",
-            )
-            entry.payment = payment
-        elif entry.kind == AchEntry.Kind.PRENOTE and entry.enrolment is not None:
-            Enrolment.objects.filter(
-                pk=entry.enrolment.pk, prenote_status=Enrolment.Prenote.PENDING
-            ).update(
-                prenote_status=Enrolment.Prenote.SENT, prenote_sent_date=ach_file.effective_date
-            )
-        elif entry.kind == AchEntry.Kind.CREDIT and entry.refund is not None:
-            refund_operations.mark_issued(
-                refund=entry.refund,
-                cash_role=policies.ACH_CASH_ROLE,
-                effective_date=ach_file.effective_date,
-                actor=actor,
-                at=at,
-                detail=f"ACH credit {entry.trace_number}",
-            )
-        entry.status = AchEntry.Status.SENT
-        entry.save(update_fields=["status", "payment"])
     ach_file.status = AchFile.Status.RELEASED
     ach_file.released_at, ach_file.released_by = at, actor
     ach_file.decision_note = note[:200]
-    ach_file.save(update_fields=["status", "released_at", "released_by", "decision_note"])
+    run = batchrun.plan_run(
+        kind=RELEASE_JOB,
+        items=list(ach_file.entries.order_by("trace_number").values_list("pk", flat=True)),
+        chunk_size=RELEASE_CHUNK,
+        actor=actor,
+        at=at,
+        parameters={"file": ach_file.pk, "effective_date": ach_file.effective_date.isoformat()},
+        key=f"{RELEASE_JOB}:{ach_file.pk}",
+    )
+    ach_file.release_run = run
+    ach_file.save(
+        update_fields=["status", "released_at", "released_by", "decision_note", "release_run"]
+    )
     audit.record(
         "banking.ach_file.released",
         subject=ach_file,
         actor=actor,
         at=at,
         before={"status": "built"},
-        after={"status": "released", "built_by": ach_file.built_by_label},
+        after={"status": "released", "built_by": ach_file.built_by_label, "run": run.pk},
         reason=note,
     )
+    return run
+
+
+def release_file(*, ach_file: AchFile, actor, at: datetime, note: str = "") -> AchFile:
+    """The second person's release: the file counts as sent. Then, as a batch run of chunks
+    (each chunk one transaction, crash-safe and resumable with ``resume_release``), debits
+    post as autopay payments (key: trace number), prenotes start their wait and refunds are
+    issued from refunds payable.
+
+    :raises ValidationError: not a person, the builder, or a file not awaiting release.
+    """
+    run = _authorize_release(ach_file=ach_file, actor=actor, at=at, note=note)
+    batchrun.execute_run(run, at=lambda: at)
+    ach_file.refresh_from_db()
     return ach_file
+
+
+def resume_release(*, ach_file: AchFile, at: datetime) -> AchFile:
+    """Finish posting a released file whose run stopped (a crash, a failed chunk)."""
+    ach_file.refresh_from_db()
+    if ach_file.release_run is None:
+        raise ValidationError({"status": f"{ach_file.file_name} was not released."})
+    if ach_file.release_run.status != BatchRun.Status.SUCCEEDED:
+        batchrun.execute_run(ach_file.release_run, at=lambda: at)
+    ach_file.refresh_from_db()
+    return ach_file
+
+
+def _release_chunk(*, run: BatchRun, items: list, at: datetime) -> dict[str, int]:
+    """Post one chunk of a released file's entries; entries already sent are skipped."""
+    actor = run.actor or audit.SystemActor(run.actor_label)
+    effective = date.fromisoformat(run.parameters["effective_date"])
+    counts = {"debits_posted": 0, "prenotes_sent": 0, "refunds_issued": 0}
+    entries = (
+        AchEntry.objects.select_for_update()
+        .filter(pk__in=items, status=AchEntry.Status.BUILT)
+        .select_related("enrolment", "refund")
+        .order_by("trace_number")
+    )
+    for entry in entries:
+        if entry.kind == AchEntry.Kind.DEBIT:
+            enrolment = entry.enrolment
+            entry.payment = payment_operations.post_payment(
+                account_id=entry.account_id,
+                amount_cents=entry.amount_cents,
+                tender=Tender.ACH,
+                channel=Channel.AUTOPAY,
+                idempotency_key=entry.trace_number,
+                received_at=at,
+                effective_date=effective,
+                actor=actor,
+                # Not the bare 15 digits: payments refuses anything shaped like a card number.
+                reference=f"ACH trace {entry.trace_number[:8]}/{entry.trace_number[8:]}",
+                payer_name=enrolment.holder_name if enrolment else "",
+                tender_detail=f"ACH {entry.masked_account}",
+            )
+            counts["debits_posted"] += 1
+        elif entry.kind == AchEntry.Kind.PRENOTE and entry.enrolment is not None:
+            Enrolment.objects.filter(
+                pk=entry.enrolment.pk, prenote_status=Enrolment.Prenote.PENDING
+            ).update(prenote_status=Enrolment.Prenote.SENT, prenote_sent_date=effective)
+            counts["prenotes_sent"] += 1
+        elif entry.kind == AchEntry.Kind.CREDIT and entry.refund is not None:
+            refund_operations.mark_issued(
+                refund=entry.refund,
+                cash_role=policies.ACH_CASH_ROLE,
+                effective_date=effective,
+                actor=actor,
+                at=at,
+                detail=f"ACH credit {entry.trace_number}",
+            )
+            counts["refunds_issued"] += 1
+        entry.status = AchEntry.Status.SENT
+        entry.save(update_fields=["status", "payment"])
+    return counts
+
+
+def register_job() -> None:
+    batchrun.register(
+        batchrun.JobKind(name=RELEASE_JOB, label="ACH file release", process=_release_chunk)
+    )
 
 
 @transaction.atomic

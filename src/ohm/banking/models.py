@@ -119,6 +119,14 @@ class AchFile(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decision_note = models.CharField(max_length=200, blank=True)
+    release_run = models.ForeignKey(
+        "core.BatchRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Posting the released entries, chunk by chunk",
+    )
 
     class Meta:
         ordering = ["-built_at", "-id"]

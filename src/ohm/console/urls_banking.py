@@ -19,6 +19,7 @@ urlpatterns = [
     path("banking/ach/build/", banking.ach_build, name="ach_build"),
     path("banking/ach/<int:pk>/", banking.ach_file_detail, name="ach_file"),
     path("banking/ach/<int:pk>/release/", banking.ach_release, name="ach_release"),
+    path("banking/ach/<int:pk>/resume/", banking.ach_resume, name="ach_resume"),
     path("banking/ach/<int:pk>/cancel/", banking.ach_cancel, name="ach_cancel"),
     path("banking/ach/<int:pk>/download/", banking.ach_download, name="ach_download"),
     path("banking/returns/", banking.returns_page, name="ach_returns"),

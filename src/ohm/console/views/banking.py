@@ -326,6 +326,10 @@ def ach_file_detail(request, pk: int):
             "can_release": _can_release(request.user, ach_file),
             "can_cancel": ach_file.status == AchFile.Status.BUILT and request.user.has_perm(BUILD),
             "can_download": request.user.has_perm(APPROVE),
+            "run": ach_file.release_run,
+            "can_resume": ach_file.release_run is not None
+            and ach_file.release_run.status != "succeeded"
+            and request.user.has_perm(APPROVE),
             "reason_form": ReasonForm(),
         },
     )
@@ -336,17 +340,42 @@ def ach_file_detail(request, pk: int):
 def ach_release(request, pk: int):
     ach_file = get_object_or_404(AchFile, pk=pk)
     try:
-        ach.release_file(
+        ach_file = ach.release_file(
             ach_file=ach_file, actor=request.user, at=clock.now(), note=request.POST.get("note", "")
         )
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
     else:
+        run = ach_file.release_run
+        if run is not None and run.status != "succeeded":
+            messages.error(
+                request,
+                f"Released, but posting stopped: {run.message}. Fix the cause and resume.",
+            )
+            return redirect("console:ach_file", pk=pk)
         messages.success(
             request,
             f"Released {ach_file.file_name}: {ach_file.entry_count} entries; debits posted as payments.",
         )
+    return redirect("console:ach_file", pk=pk)
+
+
+@staff_required(perm=APPROVE)
+@require_POST
+def ach_resume(request, pk: int):
+    ach_file = get_object_or_404(AchFile, pk=pk)
+    try:
+        ach_file = ach.resume_release(ach_file=ach_file, at=clock.now())
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        run = ach_file.release_run
+        if run is not None and run.status == "succeeded":
+            messages.success(request, f"Posting of {ach_file.file_name} finished.")
+        else:
+            messages.error(request, f"Posting stopped again: {run.message if run else ''}")
     return redirect("console:ach_file", pk=pk)
 
 
