@@ -30,6 +30,7 @@ GL_ROLE_BY_COMPONENT = {
 RECEIVABLES = "receivables"
 #: Components whose lines are credits by nature: a negative amount there is no exception.
 CREDIT_COMPONENTS = frozenset({"discount", "net_metering"})
+PERCENTS = frozenset({"tax", "surcharge"})
 #: A bill is "estimated" when at least this share of its energy was estimated by VEE.
 ESTIMATED_BILL_SHARE = 0.05
 
@@ -165,8 +166,11 @@ def check_bill(
                 )
             )
     if rules.on("negative_line"):
+        # A tax or surcharge on a net credit (net metering) is a credit too.
+        credit_base = sum(line.amount_cents for line in lines if line.component not in PERCENTS) < 0
         for line in lines:
-            if line.amount_cents < 0 and line.component not in CREDIT_COMPONENTS:
+            allowed = CREDIT_COMPONENTS | (PERCENTS if credit_base else frozenset())
+            if line.amount_cents < 0 and line.component not in allowed:
                 found.append(
                     Exception_(
                         "negative_line",

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ohm.batch.demo import DEMO_PASSWORD, DEMO_STAFF, DemoDatabaseNotEmpty, build_demo_utility
+from ohm.batch.demo_billing import build_demo_bills
 from ohm.batch.demo_extras import build_demo_meter_data
 from ohm.batch.demo_ledger import build_demo_financial_history
 from ohm.batch.progress import ProgressBar
@@ -116,5 +117,12 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"Meter data: 13 months of intervals for {reads.get('meters', 0):,} meters in {reads.get('seconds', 0):.1f} s."
+            )
+            bills = build_demo_bills(
+                as_of=as_of, seed=options["seed"], progress=ProgressBar(self.stderr._out)
+            )
+            self.stdout.write(
+                f"Bills: {bills.issued:,} issued and {bills.held:,} held for {bills.accounts:,} "
+                f"accounts, {bills.rebilled} rebilled, in {bills.seconds:.1f} s."
             )
         self.stdout.write(logins_text())
