@@ -139,3 +139,190 @@ class TestBai2Import:
         assert run.reconciled
         assert balance(first) == 0
         assert books_clean()
+
+
+def _lines(content: bytes) -> list[str]:
+    return content.decode().splitlines()
+
+
+def _join(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.django_db
+class TestHostileFiles:
+    """Bad files are refused whole, with line, field and value; nothing is half posted."""
+
+    @pytest.fixture
+    def good(self, accounts):
+        return lockbox(
+            [
+                {"amount_cents": 10_00, "account_number": accounts[0].number, "check_number": "1"},
+                {"amount_cents": 20_00, "account_number": accounts[1].number, "check_number": "2"},
+            ],
+            [{"amount_cents": 30_00, "account_number": accounts[0].number, "check_number": "3"}],
+        )
+
+    @pytest.mark.parametrize(
+        ("spoil", "message"),
+        [
+            (lambda ls: ls[:-1], "cut short"),
+            (lambda ls: ls[:4], "cut short"),
+            (
+                lambda ls: [
+                    ls[0],
+                    ls[1],
+                    ls[2].replace("       10.00", "      10.005", 1),
+                    *ls[3:],
+                ],
+                "more than two decimals",
+            ),
+            (
+                lambda ls: [
+                    ls[0],
+                    ls[1],
+                    ls[2].replace("       10.00", "       11.00", 1),
+                    *ls[3:],
+                ],
+                "add up to",
+            ),
+            (lambda ls: [*ls[:3], ls[2], *ls[3:]], "appears twice"),
+            (
+                lambda ls: [
+                    ls[0],
+                    ls[1],
+                    ls[2].replace("       10.00", "      -10.00", 1),
+                    *ls[3:],
+                ],
+                "not an amount",
+            ),
+            (lambda ls: [*ls[:-1], ls[-1][:5] + "0000009" + ls[-1][12:]], "items"),
+            (lambda ls: ["X" + ls[0][1:], *ls[1:]], "unknown record type"),
+            (lambda ls: [ls[1], ls[0], *ls[2:]], "does not start with its header"),
+            (lambda ls: [*ls, "5" + "0009"], "after the file trailer"),
+        ],
+        ids=[
+            "no-trailer",
+            "truncated",
+            "three-decimals",
+            "unbalanced-batch",
+            "duplicate-item",
+            "negative",
+            "wrong-file-count",
+            "garbage",
+            "no-header",
+            "after-trailer",
+        ],
+    )
+    def test_refuses_the_whole_file_and_posts_nothing(self, good, spoil, message):
+        bad = _join(spoil(_lines(good)))
+        before = writes()
+
+        with pytest.raises(imports.ImportRefused) as refused:
+            run_import(bad)
+
+        assert message in str(refused.value)
+        assert any("line" in e or "cut short" in e for e in refused.value.errors)
+        assert writes()[:3] == before[:3]  # payments, entries, lines: nothing posted
+        assert ImportRun.objects.get(file_sha256=imports.file_sha256(bad)).status == "refused"
+
+    def test_a_binary_file_is_refused(self, db):
+        with pytest.raises(imports.ImportRefused, match="not UTF-8"):
+            run_import(b"\xff\xfe\x00garbage")
+
+    def test_bai2_with_a_wrong_control_total_is_refused(self, accounts):
+        content = (
+            write_bai2(
+                sender="1",
+                receiver="2",
+                bank_account="3",
+                as_of="260302",
+                items=[
+                    {
+                        "amount_cents": 10_00,
+                        "bank_reference": "X1",
+                        "customer_reference": accounts[0].number,
+                    }
+                ],
+            )
+            .replace("49,1000,3/", "49,1001,3/")
+            .encode()
+        )
+
+        with pytest.raises(imports.ImportRefused, match="control totals"):
+            run_import(content, file_format="bai2")
+        assert balance(accounts[0]) == 100_00
+
+    def test_bai2_amounts_with_a_decimal_point_are_refused(self, accounts):
+        content = (
+            write_bai2(
+                sender="1",
+                receiver="2",
+                bank_account="3",
+                as_of="260302",
+                items=[{"amount_cents": 10_00, "bank_reference": "X1"}],
+            )
+            .replace("16,115,1000,", "16,115,10.005,")
+            .encode()
+        )
+
+        with pytest.raises(imports.ImportRefused, match="decimal point"):
+            run_import(content, file_format="bai2")
+
+    def test_a_refused_file_fixed_and_sent_again_imports(self, good):
+        bad = _join(_lines(good)[:-1])
+        with pytest.raises(imports.ImportRefused):
+            run_import(bad)
+
+        assert run_import(good).run.reconciled
+
+
+@pytest.mark.django_db
+class TestRealBai2Samples:
+    """The public sample files in shared/data/bai2: each either imports with its control
+    totals checked and reconciles, or is refused with a reason a person can act on."""
+
+    EXPECTED = {
+        "ministryofjustice/svb_us_example.bai2": ("imported", 2, 13_959_96),
+        "ministryofjustice/account_trailer_amount_blank_example.bai2": ("imported", 0, 0),
+        "ministryofjustice/citi_example.bai2": ("refused", "GBP"),
+        "ministryofjustice/nwb_example.bai2": ("refused", "GBP"),
+        "moov-testdata/sample1.txt": ("refused", "CAD"),
+        "moov-testdata/sample2.txt": ("refused", "not valid BAI2"),
+        "moov-testdata/sample3.txt": ("refused", "line 19"),
+        "moov-testdata/sample4-continuations-newline-delimited.txt": ("refused", "control totals"),
+        "moov-testdata/sample5-issue113.txt": ("refused", "line 63"),
+        "moov-testdata/errors/sample-parseError.txt": ("refused", "line 1"),
+    }
+
+    @pytest.mark.parametrize("name", sorted(EXPECTED))
+    def test_sample(self, db, name):
+        from tests.shared_data import SHARED
+
+        content = (SHARED / "data" / "bai2" / name).read_bytes()
+        expected = self.EXPECTED[name]
+
+        if expected[0] == "imported":
+            run = run_import(content, file_format="bai2", name=name).run
+            assert run.status == ImportRun.Status.DONE
+            assert (run.file_item_count, run.file_total_cents) == expected[1:]
+            assert run.reconciled
+            assert run.unapplied_count == run.file_item_count  # nobody here is our customer
+            assert books_clean()
+        else:
+            with pytest.raises(imports.ImportRefused, match=expected[1]):
+                run_import(content, file_format="bai2", name=name)
+            assert not Payment.objects.exists()
+
+    def test_importing_a_sample_twice_posts_once(self, db):
+        from tests.shared_data import SHARED
+
+        content = (
+            SHARED / "data" / "bai2" / "ministryofjustice" / "svb_us_example.bai2"
+        ).read_bytes()
+        run_import(content, file_format="bai2")
+
+        again = run_import(content, file_format="bai2")
+
+        assert again.replayed
+        assert Payment.objects.count() == 2
