@@ -16,6 +16,7 @@ from ohm.metering.store import FLAG_DTYPE, VALUE_DTYPE, load_intervals
 from ohm.metering.usage import local_times
 from ohm.metering.vee_config import meter_class_for
 from ohm.metering.vee_operations import EXCEPTION_EVENT, VEE_CATEGORIES, VeeException
+from ohm.premises.models import Premise
 from ohm.workqueue.models import WorkItem
 from ohm.workqueue.queries import OPEN as OPEN_STATUSES
 
@@ -82,7 +83,8 @@ def list_vee_exceptions(
     if filters.meter_id is not None:
         items = items.filter(subject_id=str(filters.meter_id))
     if filters.route or filters.meter_class:
-        items = items.filter(subject_id__in=[str(pk) for pk in _meters_in(filters)])
+        meters = {int(pk) for pk in items.values_list("subject_id", flat=True).distinct()}
+        items = items.filter(subject_id__in=[str(pk) for pk in _meters_in(filters, meters)])
     if filters.rule:
         ids = AuditEvent.objects.filter(
             event=EXCEPTION_EVENT, after__rule=filters.rule
@@ -92,21 +94,30 @@ def list_vee_exceptions(
     return _exceptions_for(list(items.order_by(*order)[:limit]))
 
 
-def _meters_in(filters: ExceptionFilters) -> list[int]:
-    """Meters now installed on a route and/or of a VEE meter class."""
+def _meters_in(filters: ExceptionFilters, meter_ids: set[int]) -> list[int]:
+    """Those of ``meter_ids`` now installed on the route and of the VEE meter class asked."""
     rows = MeterInstallation.objects.filter(removed_at__isnull=True)
     if filters.route:
         rows = rows.filter(service_point__route=filters.route)
-    found = rows.values_list(
-        "meter_id", "meter__multiplier", "service_point__premise__premise_type"
-    )
-    return [
-        meter_id
-        for meter_id, multiplier, premise_type in found
-        if not filters.meter_class
-        or meter_class_for(premise_type=premise_type, multiplier=float(multiplier))
-        == filters.meter_class
-    ]
+    if filters.meter_class:
+        # The class follows from the premise type and whether the meter is CT-rated.
+        wanted = Q(pk__in=[])
+        for premise_type in Premise.Type.values:
+            for ct_rated, multiplier in ((False, 1.0), (True, 2.0)):
+                if meter_class_for(premise_type=premise_type, multiplier=multiplier) == (
+                    filters.meter_class
+                ):
+                    wanted |= Q(service_point__premise__premise_type=premise_type) & (
+                        Q(meter__multiplier__gt=1) if ct_rated else Q(meter__multiplier__lte=1)
+                    )
+        rows = rows.filter(wanted)
+    ordered = sorted(meter_ids)
+    found: list[int] = []
+    for lo in range(0, len(ordered), 5000):
+        found += rows.filter(meter_id__in=ordered[lo : lo + 5000]).values_list(
+            "meter_id", flat=True
+        )
+    return found
 
 
 def list_meter_vee_exceptions(*, meter: Meter, limit: int = 30) -> list[VeeException]:
