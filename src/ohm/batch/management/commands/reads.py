@@ -148,8 +148,11 @@ def run_vee_over(
 ) -> VeeReport:
     """VEE over each channel's ``[start_at, end_at)``; channels with the same span go
     together. Progress on stderr."""
+    ids = sorted(ranges)
     channels = {
-        c.pk: c for c in MeterChannel.objects.filter(pk__in=list(ranges)).select_related("meter")
+        c.pk: c
+        for lo in range(0, len(ids), 5000)
+        for c in MeterChannel.objects.filter(pk__in=ids[lo : lo + 5000]).select_related("meter")
     }
     groups: dict[tuple[datetime, datetime], list[MeterChannel]] = {}
     for channel_id, span in sorted(ranges.items()):
