@@ -89,7 +89,7 @@ def payment_out(payment: Payment, *, replayed: bool = False) -> dict:
         "id": payment.pk,
         "replayed": replayed,
         "status": payment.status,
-        "account_number": payment.account.number if payment.account_id else None,
+        "account_number": payment.account.number if payment.account is not None else None,
         "amount_cents": payment.amount_cents,
         "channel": payment.channel,
         "tender": payment.tender,
@@ -98,8 +98,10 @@ def payment_out(payment: Payment, *, replayed: bool = False) -> dict:
         "payer_name": payment.payer_name,
         "received_at": payment.received_at,
         "effective_date": payment.effective_date,
-        "entry_id": payment.entry.pk if payment.entry_id else None,
-        "reversal_entry_id": payment.reversal_entry.pk if payment.reversal_entry_id else None,
+        "entry_id": payment.entry.pk if payment.entry is not None else None,
+        "reversal_entry_id": (
+            payment.reversal_entry.pk if payment.reversal_entry is not None else None
+        ),
         "unapplied_reason": payment.unapplied_reason,
         "processor_message": payment.processor_message,
     }
@@ -158,27 +160,36 @@ def post_payment(
         except customer_queries.AccountNotFound:
             account_id = None  # unknown: the money is real, it goes to suspense for a CSR
     now = clock.now()
-    common = {
-        "account_id": account_id,
-        "amount_cents": payload.amount_cents,
-        "channel": payload.channel,
-        "idempotency_key": f"api:{request.user.pk}:{key}",
-        "received_at": now,
-        "effective_date": payload.effective_date or localdate(now),
-        "actor": request.user,
-        "payer_name": payload.payer_name,
-    }
+    key = f"api:{request.user.pk}:{key}"
+    effective = payload.effective_date or localdate(now)
     try:
         if payload.tender == Tender.CARD:
-            payment = cards.take_card_payment(token=payload.card_token, **common)
+            payment = cards.take_card_payment(
+                account_id=account_id,
+                amount_cents=payload.amount_cents,
+                token=payload.card_token,
+                channel=payload.channel,
+                idempotency_key=key,
+                received_at=now,
+                effective_date=effective,
+                actor=request.user,
+                payer_name=payload.payer_name,
+            )
         else:
             if payload.card_token:
                 raise invalid("body", "card_token", "A card token goes with tender card only.")
             payment = operations.post_payment(
+                account_id=account_id,
+                amount_cents=payload.amount_cents,
                 tender=payload.tender,
+                channel=payload.channel,
+                idempotency_key=key,
+                received_at=now,
+                effective_date=effective,
+                actor=request.user,
+                payer_name=payload.payer_name,
                 reference=payload.reference,
                 stated_account=payload.account_number or "",
-                **common,
             )
     except DjangoValidationError as exc:
         raise _unprocessable(exc) from exc

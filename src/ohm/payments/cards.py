@@ -66,7 +66,7 @@ def get_processor() -> PaymentProcessor:
         from ohm.payments.adapters.http import HttpProcessor
 
         return HttpProcessor(
-            base_url=settings.OHM_CARD_PROCESSOR_URL,
+            base_url=getattr(settings, "OHM_CARD_PROCESSOR_URL", ""),
             api_key=getattr(settings, "OHM_CARD_PROCESSOR_KEY", ""),
             webhook_secret=secret,
         )

@@ -47,7 +47,7 @@ class _Typst:
 
 _typst = _Typst()
 
-STATUS_NOTES = {
+STATUS_NOTES: dict[str, str] = {
     Payment.Status.UNAPPLIED: "Held as unapplied: customer service will apply it to the right account.",
     Payment.Status.CANCELLED: "CANCELLED — this payment was undone.",
     Payment.Status.REVERSED: "RETURNED — this payment was reversed.",

@@ -552,5 +552,7 @@ def import_payment_file(
     batch = batchrun.execute_run(
         batch, at=clock or (lambda: at), progress=progress, max_chunks=max_chunks
     )
+    if run is None:  # pragma: no cover - made above
+        raise RuntimeError("the import has no run")
     run.refresh_from_db()
     return ImportResult(run=run, replayed=False, batch=batch)

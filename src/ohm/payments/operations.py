@@ -356,11 +356,13 @@ def post_to_books(payment: Payment, *, actor, at: datetime) -> None:
     raise the work item when it is unapplied. Runs inside the caller's transaction."""
     unapplied = payment.account_id is None
     memo = payment.reference or payment.payer_name
+    if payment.entry_id is None:
+        raise ValueError(f"payment {payment.pk} has no journal key to post under")
     entry = ledger.post_entry(
         EntrySpec(
             kind="payment",
             effective_date=payment.effective_date,
-            idempotency_key=payment.entry_id,
+            idempotency_key=str(payment.entry_id),
             description=payment_description(
                 tender=payment.tender,
                 channel=payment.channel,
@@ -414,6 +416,11 @@ def _usable_account(account: Account, field: str) -> Account:
     return account
 
 
+def _moved_under(payment: Payment, key: str) -> bool:
+    """Whether the payment was already moved by the entry posted under ``key``."""
+    return payment.moves.filter(entry_id=key).exists()  # type: ignore[misc]  # a key, not a pk
+
+
 @transaction.atomic
 def apply_unapplied(
     *,
@@ -431,7 +438,7 @@ def apply_unapplied(
     """
     payment = _lock(payment)
     key = f"payment-apply:{payment.pk}"
-    if payment.status == Payment.Status.POSTED and payment.moves.filter(entry_id=key).exists():
+    if payment.status == Payment.Status.POSTED and _moved_under(payment, key):
         payment.replayed = True  # type: ignore[attr-defined]
         return payment
     if payment.status != Payment.Status.UNAPPLIED:
@@ -508,7 +515,7 @@ def transfer_payment(
     """
     key = f"payment-transfer:{_key(idempotency_key)}"
     payment = _lock(payment)
-    if payment.moves.filter(entry_id=key).exists():
+    if _moved_under(payment, key):
         payment.replayed = True  # type: ignore[attr-defined]
         return payment
     if payment.status != Payment.Status.POSTED or payment.account_id is None:
@@ -724,7 +731,7 @@ def reverse_payment(
 
 def _apply_cash_only_rule(payment: Payment, *, actor, at: datetime) -> None:
     threshold = policies.cash_only_after_returns()
-    if threshold <= 0:
+    if threshold <= 0 or payment.account_id is None:
         return
     returns = count_returns(account_id=payment.account_id, at=at)
     account = Account.objects.get(pk=payment.account_id)

@@ -627,8 +627,9 @@ def payment_reverse(request, pk: int):
             ):
                 messages.warning(request, "The account is cash only now (returned payments).")
             return redirect("console:payment", pk=pk)
-    for error in form.non_field_errors() + [e for errors in form.errors.values() for e in errors]:
-        messages.error(request, error)
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
     return redirect("console:payment", pk=pk)
 
 
@@ -658,7 +659,7 @@ def payment_transfer(request, pk: int):
             return redirect("console:payment", pk=pk)
     for errors in form.errors.values():
         for error in errors:
-            messages.error(request, error)
+            messages.error(request, str(error))
     return redirect("console:payment", pk=pk)
 
 
@@ -689,7 +690,7 @@ def payment_apply(request, pk: int):
             )
     for errors in form.errors.values():
         for error in errors:
-            messages.error(request, error)
+            messages.error(request, str(error))
     return redirect(request.POST.get("next") or reverse("console:payment", kwargs={"pk": pk}))
 
 

@@ -129,7 +129,7 @@ class Command(BaseCommand):
                 actor=_actor(),
                 at=clock.now(),
                 clock=clock.now,
-                progress=ProgressBar(self.stderr._out),
+                progress=ProgressBar(),
             )
         except imports.ImportRefused as exc:
             raise CommandError(f"Refused, nothing posted:\n{_refused(exc)}") from exc
