@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db.models import BigIntegerField, Q
+from django.db.models.functions import Cast
 
 from ohm.core.localtime import start_of_day, to_local, utility_zone
 from ohm.core.models import AuditEvent
@@ -86,10 +87,13 @@ def list_vee_exceptions(
         meters = {int(pk) for pk in items.values_list("subject_id", flat=True).distinct()}
         items = items.filter(subject_id__in=[str(pk) for pk in _meters_in(filters, meters)])
     if filters.rule:
-        ids = AuditEvent.objects.filter(
-            event=EXCEPTION_EVENT, after__rule=filters.rule
-        ).values_list("subject_id", flat=True)
-        items = items.filter(pk__in=[int(pk) for pk in ids])
+        # The cast is computed only for the exception events selected, whose subjects are
+        # work items: a subquery, however many exceptions a rule has raised over the years.
+        items = items.filter(
+            pk__in=AuditEvent.objects.filter(event=EXCEPTION_EVENT, after__rule=filters.rule)
+            .annotate(item_id=Cast("subject_id", output_field=BigIntegerField()))
+            .values("item_id")
+        )
     order = ["-created_at", "-id"] if filters.include_closed else ["created_at", "id"]
     return _exceptions_for(list(items.order_by(*order)[:limit]))
 
