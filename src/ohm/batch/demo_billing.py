@@ -71,6 +71,7 @@ def build_demo_bills(*, as_of: date, seed: int, progress=None) -> DemoBillingSum
     steps = (MONTHS + 1) * max(len(by_cycle), 1)
     done = 0
     started_cycles: set[int] = set()
+    rates_cache: dict = {}  # versions and parsed tariffs, shared by the ~260 small runs
     for back in range(MONTHS, -1, -1):
         year, month = _months_back(as_of, back)
         for cycle, rows in sorted(by_cycle.items()):
@@ -105,6 +106,7 @@ def build_demo_bills(*, as_of: date, seed: int, progress=None) -> DemoBillingSum
                 at=start_of_day(dates.bill_date) + timedelta(hours=14),
                 actor=ACTOR,
                 periods=periods,
+                cache=rates_cache,
             )
             summary.issued += result.issued
             summary.held += result.held

@@ -384,13 +384,15 @@ def bill_accounts(
     rater: Rater = calc.rate_bills,
     replaces: dict[int, Bill] | None = None,
     periods: dict[int, tuple[date, date, date, date]] | None = None,
+    cache: dict | None = None,
 ) -> IssueResult:
     """Bill each account for its agreements' days not yet billed up to ``dates.read_date``.
 
     Runs in the caller's transaction. An account with nothing new to bill is skipped.
     ``replaces`` (account id → cancelled bill) makes the new bills rebills of those, and
     ``periods`` (agreement id → (start, end, rate start, rate end)) bills exactly those days,
-    prorated over the same period, instead (a rebill's).
+    prorated over the same period, instead (a rebill's). ``cache`` keeps rate versions and
+    parsed tariffs across calls (the demo's many small runs; rates must not change meanwhile).
     """
     result = IssueResult()
     accounts = {
@@ -428,7 +430,7 @@ def bill_accounts(
         wants.append(Want(agreement["id"], agreement["service_point_id"], start, end))
     loaded = load_determinants(wants)
     agreements = {a["id"]: a for a in agreement_rows}
-    cache: dict = {}
+    cache = {} if cache is None else cache
     for grid in loaded.grids:
         _rate_grid(grid, agreements, segments, cache, rater)
     for agreement_id in loaded.without_intervals:
