@@ -207,17 +207,6 @@ def _utc_midnight_ceil(moment: datetime) -> datetime:
     return floor if floor == moment.astimezone(UTC) else floor + timedelta(days=1)
 
 
-def _installation(meter_id: int, start_at: datetime, end_at: datetime) -> MeterInstallation | None:
-    """The installation covering most recently any part of the period."""
-    return (
-        MeterInstallation.objects.filter(meter_id=meter_id, installed_at__lt=end_at)
-        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=start_at))
-        .select_related("service_point__premise")
-        .order_by("-installed_at")
-        .first()
-    )
-
-
 def _positions_to_runs(
     starts: np.ndarray, positions: Sequence[int], minutes: int
 ) -> tuple[tuple[datetime, datetime], ...]:
@@ -248,6 +237,56 @@ def _register_window(
     )
 
 
+#: Ids per query when a run fetches what its channels need in bulk.
+_CHUNK = 5000
+
+
+class _RunContext:
+    """What a run needs about its channels' meters, fetched in a few queries for all of them
+    instead of several per channel: installations, register reads, tamper and reverse-energy
+    events, and which meters are net metered."""
+
+    def __init__(
+        self, channels: list[MeterChannel], start_at: datetime, end_at: datetime, within
+    ) -> None:
+        meter_ids = sorted({c.meter_id for c in channels})
+        channel_ids = sorted({c.pk for c in channels})
+        self.installations: dict[int, MeterInstallation] = {}
+        self.reads: dict[int, list[RegisterRead]] = {}
+        self.events: dict[int, list[MeterEvent]] = {}
+        self.net_metered: set[int] = set()
+        for lo in range(0, len(meter_ids), _CHUNK):
+            some = meter_ids[lo : lo + _CHUNK]
+            for installation in (
+                MeterInstallation.objects.filter(meter_id__in=some, installed_at__lt=end_at)
+                .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=start_at))
+                .select_related("service_point__premise")
+                .order_by("installed_at")
+            ):
+                # The latest installation that covers any part of the period wins.
+                self.installations[installation.meter_id] = installation
+            for event in MeterEvent.objects.filter(
+                meter_id__in=some,
+                kind__in=[MeterEvent.Kind.TAMPER, MeterEvent.Kind.REVERSE_ENERGY],
+                occurred_at__gte=within[0],
+                occurred_at__lt=within[1],
+            ).order_by("occurred_at"):
+                self.events.setdefault(event.meter_id, []).append(event)
+            self.net_metered.update(
+                MeterChannel.objects.filter(
+                    meter_id__in=some, measure=MeterChannel.Measure.KWH_RECEIVED
+                ).values_list("meter_id", flat=True)
+            )
+        for lo in range(0, len(channel_ids), _CHUNK):
+            for read in RegisterRead.objects.filter(
+                channel_id__in=channel_ids[lo : lo + _CHUNK],
+                is_current=True,
+                read_at__gte=start_at,
+                read_at__lte=end_at,
+            ).order_by("read_at"):
+                self.reads.setdefault(read.channel_id, []).append(read)
+
+
 def _validate_and_estimate(
     *,
     channel: MeterChannel,
@@ -257,6 +296,7 @@ def _validate_and_estimate(
     occupied: bool | None,
     active: bool,
     within: tuple[datetime, datetime] | None = None,
+    reads: list[RegisterRead] | None = None,
 ) -> tuple[list[ChannelFinding], list[DayVector], int, int]:
     """Rules and estimators over the whole UTC days ``[start_at, end_at)``; only intervals
     ``within`` (default: all of them) are estimated or reported — the rest of the days is
@@ -313,7 +353,8 @@ def _validate_and_estimate(
 
     register_kwh, window = np.nan, None
     if is_energy:
-        reads = _register_window(channel, start_at, end_at)
+        if reads is None:
+            reads = _register_window(channel, start_at, end_at)
         if len(reads) >= 2 and reads[0].read_at < reads[-1].read_at:
             cut = [
                 int((read.read_at - start_at).total_seconds() // 60 // minutes) for read in reads
@@ -544,20 +585,17 @@ def _raise_items(
 
 
 def _event_findings(
-    channel: MeterChannel, start_at: datetime, end_at: datetime
+    channel: MeterChannel, events: list[MeterEvent], *, net_metered: bool
 ) -> list[ChannelFinding]:
     """Tamper events, and reverse energy on a meter without a received channel (a meter that
-    is not net metered should never see it), in the period: each a finding on the delivered
-    channel with the use of the week after the event against the week before."""
-    meter = channel.meter
-    kinds = [MeterEvent.Kind.TAMPER]
-    if not meter.channels.filter(measure=MeterChannel.Measure.KWH_RECEIVED).exists():
-        kinds.append(MeterEvent.Kind.REVERSE_ENERGY)
-    events = list(
-        MeterEvent.objects.filter(
-            meter=meter, kind__in=kinds, occurred_at__gte=start_at, occurred_at__lt=end_at
-        ).order_by("occurred_at")
-    )
+    is not net metered should never see it): each a finding on the delivered channel with the
+    use of the week after the event against the week before."""
+    events = [
+        e
+        for e in events
+        if e.kind == MeterEvent.Kind.TAMPER
+        or (e.kind == MeterEvent.Kind.REVERSE_ENERGY and not net_metered)
+    ]
     minutes = channel.interval_minutes or 60
     findings = []
     for event in events:
@@ -615,15 +653,17 @@ def run_vee(
     start_at, end_at = _utc_midnight_floor(start_at), _utc_midnight_ceil(end_at)
     channels = [c for c in channels if c.interval_minutes is not None]
     days = (end_at - start_at).days
+    context = _RunContext(channels, start_at, end_at, within)
+    accounts: dict[int, int | None] = {}  # by service point: a meter's channels ask once
     report = VeeReport()
     for done, channel in enumerate(channels, start=1):
         with transaction.atomic():
             meter = channel.meter
-            installation = _installation(meter.pk, start_at, end_at)
+            installation = context.installations.get(meter.pk)
             point: ServicePoint | None = installation.service_point if installation else None
-            account_id = (
-                account_lookup(point.pk, start_at, end_at) if (account_lookup and point) else None
-            )
+            if account_lookup and point and point.pk not in accounts:
+                accounts[point.pk] = account_lookup(point.pk, start_at, end_at)
+            account_id = accounts.get(point.pk) if point else None
             channel_rules = rules or rules_for(
                 meter_class_for(
                     premise_type=point.premise.premise_type if point else None,
@@ -645,9 +685,14 @@ def run_vee(
                 occupied=occupied,
                 active=active,
                 within=within,
+                reads=context.reads.get(channel.pk, []),
             )
             if channel.measure == MeterChannel.Measure.KWH_DELIVERED:
-                findings += _event_findings(channel, *within)
+                findings += _event_findings(
+                    channel,
+                    context.events.get(meter.pk, []),
+                    net_metered=meter.pk in context.net_metered,
+                )
             if vectors:
                 save_interval_days(
                     days=vectors,
