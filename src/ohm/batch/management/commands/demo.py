@@ -11,6 +11,7 @@ from ohm.batch.demo import DEMO_PASSWORD, DEMO_STAFF, DemoDatabaseNotEmpty, buil
 from ohm.batch.demo_billing import build_demo_bills
 from ohm.batch.demo_extras import build_demo_meter_data
 from ohm.batch.demo_ledger import build_demo_financial_history
+from ohm.batch.demo_payments import build_demo_payments
 from ohm.batch.progress import ProgressBar
 from ohm.core import clock
 from ohm.core.localtime import localdate
@@ -110,6 +111,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Books: {books.entries:,} journal entries for {books.accounts:,} accounts "
                 f"({books.owing:,} owing, {books.credit:,} in credit) in {books.seconds:.1f} s."
+            )
+            cash = build_demo_payments(as_of=as_of, seed=options["seed"])
+            self.stdout.write(
+                f"Payments: {cash.payments:,} (drawers, a lockbox file, cards), {cash.unapplied} unapplied."
             )
         if options["interval_meters"] > 0:
             reads = build_demo_meter_data(
