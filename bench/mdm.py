@@ -1,6 +1,7 @@
 """Meter data: import, validate and store a day of 15-minute reads for 100,000 meters from CSV.
 
-    ohm bench mdm [--meters 100000] [--history-meters 5] [--sample 300] [--seed 1] [--keep-file]
+    ohm bench mdm [--meters 100000] [--layout long|wide] [--history-meters 5] [--sample 300]
+                  [--seed 1] [--keep-file]
 
 Runs on the database that DATABASE_URL names and writes into it: meters ``BM0000001``… with
 one 15-minute kWh channel each are created once (bulk inserts) and reused, and so is the day
@@ -8,8 +9,9 @@ before the benchmark day (imported once, untimed, so VEE has each channel's hist
 import would). The benchmark day's rows and its import are deleted before each run, so every
 run stores the day afresh.
 
-The CSV (``docs/formats/interval-csv.md``, 96 rows per meter, a few gaps, spikes and
-estimates) is written to a temporary directory untimed. Timed: ``import_reads`` — the function
+The CSV (``docs/formats/interval-csv.md``: the long layout, 96 lines per meter, or with
+``--layout wide`` one line per meter; a few gaps, spikes and estimates) is written to a
+temporary directory untimed. Timed: ``import_reads`` — the function
 ``ohm reads import FILE --format csv`` calls — on that file: parse, check, VEE in the same pass
 (``ohm.metering.ingest.checks``: negatives, spikes against each channel's history, zero runs,
 gaps; short gaps interpolated and flagged estimated) and the durable write, committed.
@@ -71,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=300,
         help="Meters checked against the reference (default 300).",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("long", "wide"),
+        default="long",
+        help="CSV layout of the benchmark day (default long: one read per line).",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -149,8 +157,11 @@ class WrittenDay(NamedTuple):
     estimates: np.ndarray
 
 
-def write_csv(path: Path, meters: int, rng: np.random.Generator, day: date = DAY) -> WrittenDay:
-    """A day's reads as Ohm CSV, rows by meter then time."""
+def write_csv(
+    path: Path, meters: int, rng: np.random.Generator, day: date = DAY, layout: str = "long"
+) -> WrittenDay:
+    """A day's reads as Ohm CSV, rows by meter then time (``long``) or a row per meter
+    (``wide``)."""
     values = day_shape(rng, meters)
     quality = np.full((meters, 96), "", dtype=object)
     present = np.ones((meters, 96), dtype=bool)
@@ -179,8 +190,29 @@ def write_csv(path: Path, meters: int, rng: np.random.Generator, day: date = DAY
             "quality": pa.array(quality.ravel()[present.ravel()].tolist(), type=pa.string()),
         }
     )
+    if layout == "wide":
+        table = _wide_table(serials, base, values, quality, present)
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
     return WrittenDay(len(meter_idx), sick, spiky, estimated)
+
+
+def _wide_table(serials, base: datetime, values, quality, present) -> pa.Table:
+    """The wide layout: a line per meter-day, ``quality`` only where a day needs letters."""
+    meters = len(serials)
+    letters = np.where(present, np.where(quality == "E", "E", "A"), "M")
+    odd = ~(letters == "A").all(axis=1)
+    quality_column = np.full(meters, "", dtype=object)
+    quality_column[odd] = ["".join(row) for row in letters[odd]]
+    columns = {
+        "meter": serials,
+        "channel": pa.array(np.ones(meters, dtype=np.int8)),
+        "start": pa.array([base.strftime("%Y-%m-%dT%H:%M:%SZ")] * meters),
+        "minutes": pa.array(np.full(meters, 15, dtype=np.int16)),
+        "quality": pa.array(quality_column.tolist(), type=pa.string()),
+    }
+    for k in range(96):
+        columns[f"v{k + 1}"] = pa.array(values[:, k], mask=~present[:, k])
+    return pa.table(columns)
 
 
 def ensure_day_before(meters: int, seed: int, out) -> None:
@@ -212,14 +244,30 @@ _QUALITY = {"": Quality.ACTUAL, "A": Quality.ACTUAL, "E": Quality.ESTIMATED, "M"
 
 
 def reference_day(lines: list[list[str]]) -> tuple[list[float], list[int]]:
-    """What the store should hold for one meter's day, the slow and obvious way: each line's
-    value and quality in its slot, parsed with ``float`` and ``datetime``; the rest missing."""
+    """What the store should hold for one meter's day, the slow and obvious way: each value
+    and quality in its slot, parsed with ``float`` and ``datetime``; the rest missing. Lines
+    of either layout: ``meter,channel,interval_end,value,quality`` or
+    ``meter,channel,start,minutes,quality,v1..v96``."""
     base = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
     values, flags = [0.0] * 96, [Quality.MISSING] * 96
-    for _meter, _channel, end, value, quality in lines:
-        slot = int((datetime.fromisoformat(end) - base).total_seconds()) // 900 - 1
-        flags[slot] = _QUALITY[quality]
-        values[slot] = float(value) if flags[slot] != Quality.MISSING else 0.0
+    for line in lines:
+        if len(line) == 5:
+            _meter, _channel, end, value, quality = line
+            reads = [(datetime.fromisoformat(end), value, quality)]
+        else:
+            start, minutes, letters = datetime.fromisoformat(line[2]), int(line[3]), line[4]
+            reads = [
+                (
+                    start + timedelta(minutes=minutes * (k + 1)),
+                    value,
+                    "M" if not value else (letters[k] if letters else "A"),
+                )
+                for k, value in enumerate(line[5:])
+            ]
+        for end, value, quality in reads:
+            slot = int((end - base).total_seconds()) // 900 - 1
+            flags[slot] = _QUALITY[quality]
+            values[slot] = float(value) if flags[slot] != Quality.MISSING else 0.0
     return values, flags
 
 
@@ -341,9 +389,9 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
     ensure_day_before(options.meters, options.seed, out)
 
     workdir = Path(tempfile.mkdtemp(prefix="ohm-bench-mdm-"))
-    path = workdir / f"reads-{DAY:%Y%m%d}-{options.meters}.csv"
+    path = workdir / f"reads-{DAY:%Y%m%d}-{options.meters}-{options.layout}.csv"
     started = time.perf_counter()
-    written = write_csv(path, options.meters, rng)
+    written = write_csv(path, options.meters, rng, layout=options.layout)
     values = written.values
     out.write(
         f"Wrote {values} values ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s: {path}\n"
@@ -406,6 +454,8 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
         "seconds": round(seconds, 3),
         "bytes_per_meter_year": per_meter_year,
         "usage_query_ms": round(statistics.median(timings), 3) if timings else None,
+        "layout": options.layout,
+        "cpu_seconds": round((cpu_end.user - cpu.user) + (cpu_end.system - cpu.system), 3),
     }
     out.write(json.dumps(figures) + "\n")
     return 0 if result.intervals_loaded and not differences else 1

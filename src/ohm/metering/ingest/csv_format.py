@@ -31,7 +31,7 @@ QUALITY_CODES = {
 
 
 #: Bytes of the file per parsing task; Arrow converts the blocks on all cores at once.
-_BLOCK_BYTES = 8 << 20
+_BLOCK_BYTES = 1 << 20
 #: Text columns arrive dictionary-encoded: one copy of each distinct text, an index per row.
 _TEXT_CODES = pa.dictionary(pa.int32(), pa.string())
 _QUALITY_UNKNOWN = 255
@@ -90,12 +90,12 @@ def _parse_columns(path: Path) -> ParsedReads:
 
     meter_texts, meter_codes = _codes(table.column("meter"))
     # Serials are matched without case or surrounding spaces: "m1 " and "M1" are one meter.
-    position: dict[str, int] = {}
+    meter_position: dict[str, int] = {}
     meter_of_text = np.array(
-        [position.setdefault(s.strip().upper(), len(position)) for s in meter_texts],
+        [meter_position.setdefault(s.strip().upper(), len(meter_position)) for s in meter_texts],
         dtype=np.int32,
     )
-    meter_refs = list(position)
+    meter_refs = list(meter_position)
     meter = meter_of_text[meter_codes] if len(meter_of_text) else meter_codes
 
     numbers = table.column("channel").to_numpy()
@@ -108,8 +108,8 @@ def _parse_columns(path: Path) -> ParsedReads:
         position[channel_refs] = np.arange(len(channel_refs), dtype=np.int32)
         channel = position[numbers]
     else:
-        channel_refs, channel = np.unique(numbers, return_inverse=True)
-        channel = channel.astype(np.int32)
+        channel_refs, inverse = np.unique(numbers, return_inverse=True)
+        channel = inverse.astype(np.int32)
 
     time_texts, time_codes = _codes(table.column("interval_end"))
     # Each distinct time once: its UTC seconds, or why it cannot be used.

@@ -27,7 +27,7 @@ from ohm.metering.models import Quality
 FIXED = ("meter", "channel", "start", "minutes", "quality")
 #: One letter per value in ``quality``; an empty ``quality`` means every value is actual.
 LETTERS = {"A": Quality.ACTUAL, "E": Quality.ESTIMATED, "M": Quality.MISSING}
-_BLOCK_BYTES = 8 << 20
+_BLOCK_BYTES = 1 << 20
 _TEXT_CODES = pa.dictionary(pa.int32(), pa.string())
 
 

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from numpy._core import multiarray as numpy_multiarray
 
 from ohm.core import audit
 from ohm.metering.ingest.checks import (
@@ -128,6 +130,24 @@ def parse_file(*, path: Path, format: str, zone: ZoneInfo | None, meter_serial: 
     raise ValidationError({"format": f"Unknown format “{format}” (csv, greenbutton or cmep)."})
 
 
+@contextmanager
+def _without_huge_pages():
+    """numpy asks the kernel for transparent huge pages for every array of 4 MB or more; where
+    the kernel then compacts memory on the spot (``defrag`` set to ``madvise``, as on many
+    VMs) each fresh array costs more in page faults than the arithmetic on it — measured on
+    the 100,000-meter benchmark: 1.8 s of system time for parsing alone, 0.55 s without. An
+    import makes many such arrays, once each, so it goes without; the setting is restored."""
+    setting = getattr(numpy_multiarray, "_set_madvise_hugepage", None)
+    if setting is None:
+        yield
+        return
+    before = setting(False)
+    try:
+        yield
+    finally:
+        setting(before)
+
+
 def import_reads(
     *,
     path: Path,
@@ -152,7 +172,38 @@ def import_reads(
 
     :raises ValidationError: for a missing option (the meter of a Green Button file, the zone of a CMEP file).
     """
-    path = Path(path)
+    with _without_huge_pages():
+        return _import_reads(
+            path=Path(path),
+            format=format,
+            actor=actor,
+            at=at,
+            zone=zone,
+            meter_serial=meter_serial,
+            dry_run=dry_run,
+            replace=replace,
+            reprocess=reprocess,
+            chunk_days=chunk_days,
+            before_store=before_store,
+            vee=vee,
+        )
+
+
+def _import_reads(
+    *,
+    path: Path,
+    format: str,
+    actor,
+    at: datetime,
+    zone: ZoneInfo | None,
+    meter_serial: str,
+    dry_run: bool,
+    replace: bool,
+    reprocess: bool,
+    chunk_days: int,
+    before_store: Callable[[DayBlock], DayBlock] | None,
+    vee: bool,
+) -> ImportResult:
     result = ImportResult(file_name=path.name, dry_run=dry_run)
     started = time.perf_counter()
     if path.stat().st_size < HASH_BESIDE_PARSE_BYTES:
@@ -819,12 +870,13 @@ def _store_chunk(
                 problems.append(Problem(int(reads.line[i]), "conflict", reason, **reads.refs(i)))
             present &= ~conflicts
     result.intervals_loaded += int(np.count_nonzero(present))
-    state: dict[str, np.ndarray] = {}
+    level: np.ndarray | None = None
+    zero_run: np.ndarray | None = None
     if vee:
         started = time.perf_counter()
         checked = check_block(block, facts=reads.facts)
         block = checked.block
-        state = {"vee_level": checked.level, "vee_zero_run": checked.zero_run}
+        level, zero_run = checked.level, checked.zero_run
         result.vee_findings += checked.findings
         result.timings["vee"] = result.timings.get("vee", 0.0) + time.perf_counter() - started
     if before_store is not None:
@@ -842,7 +894,8 @@ def _store_chunk(
         source=source,
         actor_label=actor_label,
         current=current,
-        **state,
+        vee_level=level,
+        vee_zero_run=zero_run,
     )
     result.days.update({k: v for k, v in counts.items() if v})
 
