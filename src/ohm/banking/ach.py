@@ -406,7 +406,7 @@ def _release_chunk(*, run: BatchRun, items: list, at: datetime) -> dict[str, int
     effective = date.fromisoformat(run.parameters["effective_date"])
     counts = {"debits_posted": 0, "prenotes_sent": 0, "refunds_issued": 0}
     entries = (
-        AchEntry.objects.select_for_update()
+        AchEntry.objects.select_for_update(of=("self",))
         .filter(pk__in=items, status=AchEntry.Status.BUILT)
         .select_related("enrolment", "refund")
         .order_by("trace_number")
