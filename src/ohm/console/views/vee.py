@@ -295,7 +295,7 @@ class IntervalEditForm(forms.Form):
         return data
 
 
-def _span_view(request, meter: Meter, initial: dict) -> IntervalEditForm:
+def _span_view(meter: Meter, initial: dict) -> IntervalEditForm:
     """The GET parameters as a form that only has to name a channel and a day."""
     view = IntervalEditForm(initial, meter=meter)
     view.fields["reason"].required = False
@@ -380,11 +380,11 @@ def interval_edit(request, serial: str):
                     + "?"
                     + urlencode(params)
                 )
-        shown = _span_view(request, meter, {**initial, **request.POST.dict()})
+        shown = _span_view(meter, {**initial, **request.POST.dict()})
     else:
         form = IntervalEditForm(initial=initial, meter=meter)
         exception = _open_exception(initial["item"], meter)
-        shown = _span_view(request, meter, initial)
+        shown = _span_view(meter, initial)
     rows: list = []
     versions: list = []
     channel: MeterChannel | None = None
