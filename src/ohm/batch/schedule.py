@@ -17,6 +17,7 @@ from ohm.core.localtime import localdate
 from ohm.core.models import ScheduledJob
 from ohm.metering.adapters import get_headend
 from ohm.metering.headend_operations import latest_event_cursor, poll_events
+from ohm.payments.cards import resolve_unsettled
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,14 @@ def _service_roll(at: datetime) -> str:
         as_of_date=localdate(at), actor=SystemActor("schedule:service-roll"), at=at
     )
     return f"{counts['started']} starts and {counts['stopped']} stops took effect"
+
+
+def _card_janitor(at: datetime) -> str:
+    outcome = resolve_unsettled(actor=SystemActor("schedule:card-janitor"), clock=lambda: at)
+    return (
+        f"{outcome.checked} card payments asked about: {outcome.posted} posted, "
+        f"{outcome.declined} declined, {outcome.still_unknown} still unknown"
+    )
 
 
 def _poll_meter_events(at: datetime) -> str:
@@ -51,6 +60,12 @@ JOBS = [
         timedelta(minutes=15),
         _poll_meter_events,
         "Store new events from the AMI head-end",
+    ),
+    Job(
+        "card_janitor",
+        timedelta(minutes=5),
+        _card_janitor,
+        "Ask the card processor about card payments left without an answer",
     ),
 ]
 
