@@ -246,7 +246,6 @@ def _import_reads(
     reads.check(at_s=int(at.timestamp()), problems=problems)
     reads.aggregate(problems)
     reads.dedupe(problems)
-    reads.drop_missing()
     result.timings["check"] = time.perf_counter() - started
     started = time.perf_counter()
     _store_days(
@@ -649,12 +648,6 @@ class _Reads:
                 drop[members] = True
         self.keep(~drop)
 
-    def drop_missing(self) -> None:
-        """A read flagged missing says only that there is no value: it fills nothing."""
-        missing = self.quality == Quality.MISSING
-        if missing.any():
-            self.keep(~missing)
-
 
 def _iso(seconds) -> str:
     return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%MZ")
@@ -784,7 +777,7 @@ def _store_days(
             a, b = int(bounds[lo]), int(bounds[hi])
             rows = hi - lo
             # Row of each read in the chunk, then its cell in the flattened matrices.
-            cell = np.cumsum(new_row[a:b], dtype=np.int64)
+            cell = np.cumsum(new_row[a:b], dtype=np.int32 if rows * n < 2**31 else np.int64)
             cell -= 1
             cell *= n
             cell += slot[a:b]
@@ -792,6 +785,9 @@ def _store_days(
             flags = np.full((rows, n), Quality.MISSING, dtype=FLAG_DTYPE)
             values.reshape(-1)[cell] = value[a:b]
             flags.reshape(-1)[cell] = quality[a:b]
+            # A read flagged missing says only that there is no value: its cell stays a
+            # missing interval, value 0 (rather than dropping it, which copies every read).
+            values[flags == Quality.MISSING] = 0.0
             block = DayBlock(
                 interval_minutes=interval_s // 60,
                 channel_ids=channel_id[group_starts[lo:hi]],
