@@ -10,8 +10,10 @@ from django.db import transaction
 from ohm.batch.demo import build_demo_utility
 from ohm.batch.demo_ledger import build_demo_financial_history
 from ohm.customers.models import Account
+from ohm.customers.models import Account as _Account
 from ohm.ledger import queries as ledger_queries
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import JournalEntry, Receivable
+from tests.journal import lines_of, roles_of
 
 AS_OF = date(2026, 3, 3)
 
@@ -21,16 +23,12 @@ class _Undo(Exception):
 
 
 def _journal() -> list[tuple]:
+    numbers = dict(_Account.objects.values_list("pk", "number"))
     return sorted(
-        JournalLine.objects.values_list(
-            "entry__idempotency_key",
-            "gl_account__code",
-            "amount_cents",
-            "account__number",
-            "effective_date",
-            "due_date",
-        )
-    )
+        (entry.idempotency_key, code, cents, numbers.get(account_id), entry.effective_date)
+        for entry in JournalEntry.objects.all()
+        for code, cents, account_id in lines_of(entry)
+    ) + sorted(Receivable.objects.values_list("entry__idempotency_key", "position", "due_date"))
 
 
 def _build_and_undo(seed: int) -> list[tuple]:
@@ -62,9 +60,7 @@ class TestBuildDemoFinancialHistory:
         accounts = Account.objects.filter(status__in=["active", "final"])
 
         billed = set(
-            JournalLine.objects.filter(
-                entry__kind="bill", gl_account__role="receivables"
-            ).values_list("account_id", flat=True)
+            Receivable.objects.filter(entry__kind="bill").values_list("account_id", flat=True)
         )
 
         assert demo.accounts == accounts.count()
@@ -89,7 +85,7 @@ class TestBuildDemoFinancialHistory:
     def test_splits_bills_into_energy_customer_charge_and_tax(self, demo):
         entry = JournalEntry.objects.filter(kind="bill").first()
 
-        roles = sorted(entry.lines.values_list("gl_account__role", flat=True))
+        roles = roles_of(entry)
 
         assert roles == ["receivables", "revenue_customer_charge", "revenue_energy", "tax_uut"]
         assert entry.idempotency_key.startswith("demo:bill:")

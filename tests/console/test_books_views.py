@@ -177,7 +177,7 @@ class TestFinancialHistory:
         assert "The end date is before the start date." in response.content.decode()
 
     def test_marks_reversed_entries(self, client, csr, paid_ahead):
-        payment = paid_ahead.journal_lines.get(entry__kind="payment").entry
+        payment = paid_ahead.journal_entries.get(kind="payment")
         ledger.reverse_entry(
             entry=payment, effective_date=date(2026, 2, 12), actor=SYSTEM, at=NOW, reason="NSF"
         )
@@ -336,7 +336,7 @@ class TestGLSummary:
 
 class TestEntryDetail:
     def test_shows_lines_who_and_the_reversal(self, client, csr, paid_ahead):
-        payment = paid_ahead.journal_lines.get(entry__kind="payment").entry
+        payment = paid_ahead.journal_entries.get(kind="payment")
         reversal = ledger.reverse_entry(
             entry=payment, effective_date=date(2026, 2, 12), actor=SYSTEM, at=NOW, reason="NSF"
         )

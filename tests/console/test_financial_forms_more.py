@@ -14,6 +14,7 @@ from ohm.ledger import operations as ledger
 from ohm.ledger.models import JournalEntry
 from tests.factories import AT, make_account
 from tests.financials.conftest import bill, writes
+from tests.journal import lines_of
 
 
 @pytest.fixture(autouse=True)
@@ -161,7 +162,7 @@ class TestRecoveryForm:
 
         assert response.status_code == 302
         entry = JournalEntry.objects.get(kind="recovery")
-        assert sorted(entry.lines.values_list("gl_account__code", "amount_cents")) == [
+        assert [(code, cents) for code, cents, _ in lines_of(entry)] == [
             ("1100", 40_00),
             ("4900", -40_00),
         ]

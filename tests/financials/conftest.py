@@ -9,10 +9,11 @@ import pytest
 from ohm.core.models import AuditEvent
 from ohm.financials.models import FinancialRequest
 from ohm.ledger import operations as ledger
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import JournalEntry
 from ohm.ledger.operations import EntrySpec, LineSpec
 from ohm.workqueue.models import WorkItem
 from tests.factories import AT, SYSTEM, make_account
+from tests.journal import line_count, lines_of  # noqa: F401  (lines_of: for the tests here)
 
 
 def bill(account, cents: int, *, key: str, on: date = date(2026, 2, 1), due: date | None = None):
@@ -33,18 +34,10 @@ def bill(account, cents: int, *, key: str, on: date = date(2026, 2, 1), due: dat
     )
 
 
-def lines_of(entry) -> list[tuple[str, int, int | None]]:
-    """(GL code, cents, customer account id) of each line, debits first."""
-    return sorted(
-        entry.lines.values_list("gl_account__code", "amount_cents", "account_id"),
-        key=lambda row: (-row[1], row[0]),
-    )
-
-
 def writes() -> tuple[int, ...]:
     return (
         JournalEntry.objects.count(),
-        JournalLine.objects.count(),
+        line_count(),
         FinancialRequest.objects.count(),
         WorkItem.objects.count(),
         AuditEvent.objects.count(),

@@ -7,6 +7,7 @@ from ohm.core import clock
 from ohm.financials.models import FinancialRequest
 from ohm.ledger.models import JournalEntry
 from tests.factories import make_account
+from tests.journal import lines_of
 
 PERMS = ["post_adjustment", "assess_fee", "transfer_balance", "write_off", "approve_request"]
 
@@ -113,7 +114,7 @@ class TestOtherForms:
         )
 
         assert response.status_code == 302
-        assert JournalEntry.objects.get(kind="fee").lines.filter(amount_cents=50_00).exists()
+        assert ("1100", 50_00, owing.pk) in lines_of(JournalEntry.objects.get(kind="fee"))
 
     def test_a_transfer_names_the_account_by_number(self, signed_in, owing):
         target = make_account()

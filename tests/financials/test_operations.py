@@ -10,6 +10,7 @@ from ohm.ledger import queries as ledger_queries
 from ohm.ledger.models import JournalEntry
 from tests.factories import AT, SYSTEM, make_account
 from tests.financials.conftest import bill, lines_of, writes
+from tests.journal import receivable_line
 
 ON = date(2026, 3, 2)
 
@@ -48,7 +49,7 @@ class TestPostAdjustment:
     def test_a_charge_falls_due_by_policy_with_the_reasons_category(self, owing, csr):
         outcome = adjust(owing, csr, 12_34, direction="debit", reason="meter_error")
 
-        line = outcome.entry.lines.get(gl_account__role="receivables")
+        line = receivable_line(outcome.entry)
         assert (line.amount_cents, line.category) == (12_34, "charge")
         assert line.due_date == policies.charge_due_date(ON) == date(2026, 3, 23)
 
@@ -60,7 +61,7 @@ class TestPostAdjustment:
     def test_a_deposit_charge_stays_a_deposit_so_payments_reach_it_last(self, owing, csr):
         outcome = adjust(owing, csr, 40_00, direction="debit", reason="deposit_correction")
 
-        line = outcome.entry.lines.get(gl_account__role="receivables")
+        line = receivable_line(outcome.entry)
         assert line.category == "deposit"
         assert lines_of(outcome.entry) == [("1100", 40_00, owing.pk), ("2200", -40_00, None)]
 

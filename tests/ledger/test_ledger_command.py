@@ -10,7 +10,7 @@ from django.db import connection
 
 from ohm.core.identifiers import account_number_for
 from ohm.ledger import operations
-from ohm.ledger.models import AccountingPeriod, GLAccount
+from ohm.ledger.models import AccountingPeriod
 from ohm.ledger.operations import EntrySpec, LineSpec
 from tests.factories import SYSTEM, make_account
 
@@ -42,18 +42,13 @@ def run(*args) -> str:
 
 def insert_unbalanced_entry(account) -> None:
     """The triggers refuse UPDATE and DELETE, not INSERT: raw SQL can still write a bad entry."""
-    receivables = GLAccount.objects.get(role="receivables")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_journalentry (id, kind, effective_date, posted_at, description, "
-            "reason_code, idempotency_key, actor_label, source) "
-            "VALUES (%s, 'bill', %s, %s, 'raw', '', 'raw:1', 'raw', '')",
-            [900_001, date(2026, 3, 1), AT],
-        )
-        cursor.execute(
-            "INSERT INTO ledger_journalline (id, entry_id, gl_account_id, amount_cents, account_id, "
-            "effective_date, category, memo) VALUES (%s, %s, %s, 1234, %s, %s, 'charge', '')",
-            [900_001, 900_001, receivables.pk, account.pk, date(2026, 3, 1)],
+            "reason_code, idempotency_key, actor_label, source, account_id, receivable_cents, "
+            "category, receivable_memo, other_lines) "
+            "VALUES (%s, 'bill', %s, %s, 'raw', '', 'raw:1', 'raw', '', %s, 1234, 'charge', '', '[]')",
+            [900_001, date(2026, 3, 1), AT, account.pk],
         )
 
 

@@ -6,9 +6,10 @@ from django.db import DatabaseError, connection, transaction
 
 from ohm.core.models import AuditEvent
 from ohm.ledger import operations, queries
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import GLTotal, JournalEntry, ReceivableExtra
 from ohm.ledger.operations import EntrySpec, LineSpec
 from tests.factories import SYSTEM, make_account
+from tests.journal import line_count
 
 AT = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
 
@@ -38,7 +39,7 @@ class TestPostEntry:
         entry = charge(account, 12_345, key="bill:1")
 
         assert entry.replayed is False
-        assert sorted(entry.lines.values_list("amount_cents", flat=True)) == [-12_345, 12_345]
+        assert sorted(line.amount_cents for line in entry.line_list()) == [-12_345, 12_345]
         assert queries.get_balance_cents(account_id=account.pk) == 12_345
         assert (
             AuditEvent.objects.filter(event="ledger.entry.posted", account_id=account.pk).count()
@@ -53,7 +54,8 @@ class TestPostEntry:
 
         assert second.pk == first.pk
         assert second.replayed is True
-        assert JournalLine.objects.count() == 2
+        assert JournalEntry.objects.count() == 1
+        assert line_count() == 2
 
     @pytest.mark.parametrize(
         ("lines", "message"),
@@ -105,15 +107,33 @@ class TestPostEntry:
 # Not a transactional test: flushing the database afterwards would itself be refused.
 @pytest.mark.django_db
 class TestAppendOnly:
-    def test_the_database_refuses_to_update_or_delete_a_journal_line(self):
-        account = make_account()
-        entry = charge(account, 700, key="bill:immutable")
-        line_id = entry.lines.first().pk
+    def test_the_database_refuses_to_update_or_delete_any_journal_row(self):
+        first, second = make_account(), make_account()
+        entry = operations.post_entry(
+            EntrySpec(
+                "transfer",
+                date(2026, 3, 1),
+                "transfer:immutable",
+                "Transfer",
+                [
+                    LineSpec("receivables", 700, account_id=second.pk),
+                    LineSpec("receivables", -700, account_id=first.pk),
+                ],
+            ),
+            actor=SYSTEM,
+            at=AT,
+        )
+        extra = ReceivableExtra.objects.get(entry=entry)
+        total = GLTotal.objects.filter(entry=entry).first()
 
         for sql in (
-            f"UPDATE ledger_journalline SET amount_cents = 1 WHERE id = {line_id}",
-            f"DELETE FROM ledger_journalline WHERE id = {line_id}",
+            f"UPDATE ledger_journalentry SET receivable_cents = 1 WHERE id = {entry.pk}",
             f"UPDATE ledger_journalentry SET description = 'x' WHERE id = {entry.pk}",
+            f"DELETE FROM ledger_journalentry WHERE id = {entry.pk}",
+            f"UPDATE ledger_receivableextra SET amount_cents = 1 WHERE id = {extra.pk}",
+            f"DELETE FROM ledger_receivableextra WHERE id = {extra.pk}",
+            f"UPDATE ledger_gltotal SET debit_cents = 0 WHERE id = {total.pk}",
+            f"DELETE FROM ledger_gltotal WHERE id = {total.pk}",
         ):
             with (
                 pytest.raises(DatabaseError, match="append-only"),
@@ -122,7 +142,10 @@ class TestAppendOnly:
             ):
                 cursor.execute(sql)
 
-        assert JournalLine.objects.get(pk=line_id).amount_cents in (700, -700)
+        assert ReceivableExtra.objects.get(pk=extra.pk).amount_cents == -700
+        assert queries.get_balance_cents(account_id=first.pk) == -700
+        assert queries.get_balance_cents(account_id=second.pk) == 700
+        assert queries.check_books().balanced
 
 
 @pytest.mark.django_db

@@ -31,7 +31,8 @@ from ohm.customers import queries as customer_queries
 from ohm.customers.models import Account
 from ohm.financials import operations, policies, queries
 from ohm.financials.models import FinancialRequest
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger import queries as ledger_queries
+from ohm.ledger.models import JournalEntry, Receivable
 
 router = Router(tags=["financials"])
 
@@ -178,11 +179,8 @@ DECISION_RESPONSES = {200: DecisionOut, **ERRORS}
 
 
 def entry_out(entry: JournalEntry) -> dict:
-    lines = (
-        JournalLine.objects.filter(entry=entry)
-        .select_related("gl_account", "account")
-        .order_by("-amount_cents", "id")
-    )
+    lines = ledger_queries.list_entry_lines(entry)
+    numbers = Account.objects.in_bulk([line.account_id for line in lines if line.account_id])
     return {
         "id": entry.pk,
         "kind": entry.kind,
@@ -196,7 +194,7 @@ def entry_out(entry: JournalEntry) -> dict:
                 "gl_code": line.gl_account.code,
                 "gl_name": line.gl_account.name,
                 "amount_cents": line.amount_cents,
-                "account_number": line.account.number if line.account is not None else None,
+                "account_number": numbers[line.account_id].number if line.account_id else None,
                 "due_date": line.due_date,
                 "category": line.category,
                 "memo": line.memo,
@@ -330,7 +328,7 @@ def _same_write(outcome: operations.Outcome, *, kinds: set[str], account: Accoun
     """Whether a replayed key was first used for this kind of write on this account."""
     if outcome.entry is not None:
         return outcome.entry.kind in kinds and (
-            JournalLine.objects.filter(entry=outcome.entry, account=account).exists()
+            ledger_queries.entry_touches_account(outcome.entry, account_id=account.pk)
         )
     row = outcome.request
     return row is not None and row.kind in kinds and row.account_id == account.pk
@@ -500,7 +498,9 @@ def reverse_write_off(
     key = _key(request, idempotency_key)
     account = _account(number)
     entry = JournalEntry.objects.filter(
-        pk=payload.entry_id, kind="write_off", lines__account=account
+        pk=payload.entry_id,
+        kind="write_off",
+        pk__in=Receivable.objects.filter(account=account).values("entry_id"),
     ).first()
     if entry is None:
         message = (

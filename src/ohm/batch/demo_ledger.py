@@ -33,7 +33,7 @@ from ohm.core.localtime import start_of_day
 from ohm.core.money import to_cents, to_dollars
 from ohm.customers.models import Account
 from ohm.ledger.batch import post_entries_batch
-from ohm.ledger.models import GLAccount, JournalLine
+from ohm.ledger.models import JournalEntry, Receivable
 from ohm.ledger.operations import RECEIVABLES, EntrySpec, LineSpec
 
 Progress = Callable[[str, int, int], None]
@@ -385,20 +385,19 @@ def build_demo_financial_history(
     _count_balances(summary, as_of=as_of)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {JournalLine._meta.db_table}")
+            cursor.execute(f"ANALYZE {JournalEntry._meta.db_table}")
     summary.seconds = time.monotonic() - started
     return summary
 
 
 def _count_balances(summary: DemoLedgerSummary, *, as_of: date) -> None:
-    receivables = GLAccount.objects.get(role=RECEIVABLES).pk
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT SUM(CASE WHEN b > 0 THEN 1 ELSE 0 END), SUM(CASE WHEN b < 0 THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN b = 0 THEN 1 ELSE 0 END), COALESCE(SUM(b), 0) FROM ("
-            f"  SELECT account_id, SUM(amount_cents) AS b FROM {JournalLine._meta.db_table}"
-            "   WHERE gl_account_id = %s AND effective_date <= %s GROUP BY account_id) AS t",
-            [receivables, connection.ops.adapt_datefield_value(as_of)],
+            f"  SELECT account_id, SUM(amount_cents) AS b FROM {Receivable._meta.db_table}"
+            "   WHERE effective_date <= %s GROUP BY account_id) AS t",
+            [connection.ops.adapt_datefield_value(as_of)],
         )
         owing, credit, settled, total = cursor.fetchone()
     summary.owing, summary.credit, summary.settled = (

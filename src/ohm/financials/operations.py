@@ -30,14 +30,14 @@ from ohm.financials import policies
 from ohm.financials.models import AdjustmentReason, FeeSchedule, FinancialRequest
 from ohm.ledger import operations as ledger
 from ohm.ledger import queries as ledger_queries
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import Category, GLAccount, JournalEntry, Receivable
 from ohm.ledger.operations import EntrySpec, LineSpec
 from ohm.workqueue import operations as workqueue
 from ohm.workqueue.models import WorkItem
 
 AR = ledger.RECEIVABLES
-CHARGE = JournalLine.Category.CHARGE
-CREDIT = JournalLine.Category.CREDIT
+CHARGE = Category.CHARGE
+CREDIT = Category.CREDIT
 APPROVAL_CATEGORY = "approval"
 #: Where a write-off's debit goes. Ohm uses the direct write-off method: it does not post the
 #: periodic bad-debt provision, so debiting the allowance would drive it negative; the city's
@@ -363,10 +363,10 @@ def _plan_write_off_reversal(p: dict) -> Plan:
         raise ledger.EntryAlreadyReversed(entry)
     reason = _text(p.get("reason"), "reason", "Say why the write-off is reversed.")
     effective = _date(p.get("effective_date"))
-    ar_line = entry.lines.get(gl_account__role=AR)
-    account = _account(ar_line.account_id)
-    amount = -ar_line.amount_cents
-    lines = list(entry.lines.select_related("gl_account"))
+    account = _account(entry.account_id)
+    amount = -(entry.receivable_cents or 0)
+    lines = entry.line_list()
+    codes = dict(GLAccount.objects.values_list("pk", "code"))
 
     def spec(key: str, source: str) -> EntrySpec:
         return EntrySpec(
@@ -377,7 +377,7 @@ def _plan_write_off_reversal(p: dict) -> Plan:
             reason_code="reversal",
             source=source,
             lines=[
-                LineSpec(line.gl_account.code, -line.amount_cents, account_id=line.account_id)
+                LineSpec(codes[line.gl_account_id], -line.amount_cents, account_id=line.account_id)
                 for line in lines
             ],
         )
@@ -405,7 +405,7 @@ def _plan_write_off_reversal(p: dict) -> Plan:
 
 def written_off_open_cents(*, account_id: int) -> int:
     """What was written off on the account and not yet reversed or recovered."""
-    ar = JournalLine.objects.filter(account_id=account_id, gl_account__role=AR)
+    ar = Receivable.objects.filter(account_id=account_id)
     written = -(ar.filter(entry__kind="write_off").aggregate(t=Sum("amount_cents"))["t"] or 0)
     reversed_ = ar.filter(entry__reverses__kind="write_off").aggregate(t=Sum("amount_cents"))["t"]
     recovered = ar.filter(entry__kind="recovery").aggregate(t=Sum("amount_cents"))["t"]

@@ -7,11 +7,14 @@ path. Entries go in chunks, each one atomic transaction that:
    run again posts each key exactly once;
 2. checks every remaining entry (GL accounts read once per batch; closed periods read again
    in each chunk's transaction, so a month closed meanwhile is still refused);
-3. writes entries and lines set-based, with primary keys chosen up front so lines can name
-   their entry without reading anything back: on SQLite one prepared INSERT run over the
-   chunk (``executemany``) with ids from ``max(id) + 1`` — safe because the IMMEDIATE
-   transaction holds the only write lock; on PostgreSQL ids reserved from the sequences and
-   rows sent with ``COPY ... FROM STDIN``.
+3. writes set-based, one row per entry (ADR 0005: the first receivable line inline, others
+   as compact JSON), a ``ReceivableExtra`` row only for an entry's second and later
+   receivable lines, and one ``GLTotal`` row per GL account and day for the whole chunk.
+   Primary keys are chosen up front so extras can name their entry without reading
+   anything back: on SQLite one prepared INSERT run over the chunk (``executemany``) with
+   ids from ``max(id) + 1`` — safe because the IMMEDIATE transaction holds the only write
+   lock; on PostgreSQL ids reserved from the sequence and rows sent with
+   ``COPY ... FROM STDIN``.
 
 A chunk with one bad entry writes nothing and stops the batch with an error naming the
 entry's key; chunks committed before it stay (they are whole and idempotent). One audit
@@ -20,18 +23,24 @@ event per batch counts what was posted and replayed.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 
+import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from ohm.core import audit
+from ohm.ledger.models import RECEIVABLES, Category
 from ohm.ledger.operations import (
+    EntryNotBalanced,
     EntrySpec,
+    PeriodClosed,
+    UnknownGLAccount,
     _actor_fields,
     check_entry,
     closed_periods,
@@ -41,7 +50,8 @@ from ohm.ledger.operations import (
 CHUNK_SIZE = 10_000
 
 ENTRY_TABLE = "ledger_journalentry"
-LINE_TABLE = "ledger_journalline"
+EXTRA_TABLE = "ledger_receivableextra"
+TOTAL_TABLE = "ledger_gltotal"
 ENTRY_COLUMNS = (
     "id",
     "kind",
@@ -54,18 +64,32 @@ ENTRY_COLUMNS = (
     "actor_id",
     "actor_label",
     "source",
-)
-LINE_COLUMNS = (
-    "id",
-    "entry_id",
-    "gl_account_id",
-    "amount_cents",
     "account_id",
     "service_agreement_id",
+    "receivable_cents",
+    "due_date",
+    "category",
+    "receivable_memo",
+    "other_lines",
+)
+EXTRA_COLUMNS = (
+    "entry_id",
+    "position",
+    "account_id",
+    "service_agreement_id",
+    "amount_cents",
     "effective_date",
     "due_date",
     "category",
     "memo",
+)
+TOTAL_COLUMNS = (
+    "gl_account_id",
+    "effective_date",
+    "debit_cents",
+    "credit_cents",
+    "lines",
+    "entry_id",
 )
 
 
@@ -159,6 +183,13 @@ class _Writer:
                 )
 
 
+def _other_line(gl_id: int, line) -> str:
+    return json.dumps(
+        [gl_id, line.amount_cents, line.account_id, line.agreement_id, line.memo[:200]],
+        separators=(",", ":"),
+    )
+
+
 def _post_chunk(
     chunk: list[EntrySpec], *, refs, actor_fields: dict, at: datetime, writer: _Writer
 ) -> tuple[int, int]:
@@ -178,16 +209,69 @@ def _post_chunk(
     if not fresh:
         return 0, len(chunk)
 
+    receivables_id = refs[RECEIVABLES].id
     entry_ids = writer.next_ids(ENTRY_TABLE, len(fresh))
-    line_ids = iter(writer.next_ids(LINE_TABLE, sum(len(r) for _, r in fresh)))
     posted_at = writer.moment(at)
     actor_id = actor_fields["actor"].pk if actor_fields["actor"] is not None else None
     actor_label = actor_fields["actor_label"]
     day = writer.day
     entries = []
-    lines = []
+    extras = []
+    # GL totals of the chunk: day → GL account id → [debits, credits, lines]
+    totals: dict[object, dict[int, list[int]]] = {}
     for entry_id, (spec, resolved) in zip(entry_ids, fresh, strict=True):
         effective = day(spec.effective_date)
+        day_totals = totals.get(effective)
+        if day_totals is None:
+            day_totals = totals[effective] = {}
+        first = None
+        others = []
+        position = 0
+        for line, gl in resolved:
+            gl_id = gl.id
+            cents = line.amount_cents
+            total = day_totals.get(gl_id)
+            if total is None:
+                total = day_totals[gl_id] = [0, 0, 0]
+            if cents > 0:
+                total[0] += cents
+            else:
+                total[1] -= cents
+            total[2] += 1
+            if gl_id != receivables_id:
+                if line.account_id is None and line.agreement_id is None and not line.memo:
+                    others.append(f"[{gl_id},{cents}]")
+                else:
+                    others.append(_other_line(gl_id, line))
+            elif first is None:
+                first = line
+            else:
+                position += 1
+                extras.append(
+                    (
+                        entry_id,
+                        position,
+                        line.account_id,
+                        line.agreement_id,
+                        cents,
+                        effective,
+                        day(line.due_date) if cents > 0 else None,
+                        line.category,
+                        line.memo[:200],
+                    )
+                )
+        if first is None:
+            inline = (None, None, None, None, "", "")
+        else:
+            cents = first.amount_cents
+            inline = (
+                first.account_id,
+                first.agreement_id,
+                cents,
+                day(first.due_date) if cents > 0 else None,
+                first.category,
+                first.memo[:200],
+            )
         entries.append(
             (
                 entry_id,
@@ -201,25 +285,21 @@ def _post_chunk(
                 actor_id,
                 actor_label,
                 spec.source,
+                *inline,
+                "[" + ",".join(others) + "]",
             )
         )
-        for line, gl in resolved:
-            lines.append(
-                (
-                    next(line_ids),
-                    entry_id,
-                    gl.pk,
-                    line.amount_cents,
-                    line.account_id,
-                    line.agreement_id,
-                    effective,
-                    day(line.due_date) if line.amount_cents > 0 else None,
-                    line.category,
-                    line.memo[:200],
-                )
-            )
     writer.insert(ENTRY_TABLE, ENTRY_COLUMNS, entries)
-    writer.insert(LINE_TABLE, LINE_COLUMNS, lines)
+    writer.insert(EXTRA_TABLE, EXTRA_COLUMNS, extras)
+    writer.insert(
+        TOTAL_TABLE,
+        TOTAL_COLUMNS,
+        [
+            (gl_id, effective, debit, credit, count, None)
+            for effective, day_totals in totals.items()
+            for gl_id, (debit, credit, count) in day_totals.items()
+        ],
+    )
     return len(fresh), len(chunk) - len(fresh)
 
 
@@ -256,5 +336,328 @@ def post_entries_batch(
         actor=actor,
         at=at,
         after={"posted": posted, "replayed": replayed, "chunks": chunks, "source": source},
+    )
+    return BatchResult(posted=posted, replayed=replayed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Uniform batches, column by column: bill runs, payment files, autopay debits
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One line position shared by every entry of an ``EntryColumns`` batch."""
+
+    gl: str  # GL role or code
+    category: str = Category.CHARGE
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class EntryColumns:
+    """Many entries of one shape, column by column (for numpy-built batches such as a bill run).
+
+    Entry ``i`` has a line in slot ``j`` for every non-zero ``amounts[i, j]`` (cents, debits
+    positive). Receivable slots name the customer ``account_ids[i]`` (and
+    ``agreement_ids[i]``); ``due_dates[i]`` applies to their debits. An entry with no
+    receivable line has ``None`` as its account. Everything ``post_entry`` refuses is refused
+    here, naming the entry's key.
+    """
+
+    kind: str
+    slots: Sequence[Slot]
+    keys: Sequence[str]
+    effective_dates: Sequence[date]
+    amounts: np.ndarray
+    account_ids: Sequence[int | None]
+    descriptions: str | Sequence[str]
+    due_dates: Sequence[date | None] | None = None
+    agreement_ids: Sequence[int | None] | None = None
+    reason_code: str = ""
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _refuse(columns: EntryColumns, index: int, field: str, message: str, code: str):
+    error = ValidationError({field: message}, code=code)
+    return BatchEntryRefused(columns.keys[index], error)
+
+
+def _check_columns(columns: EntryColumns, refs: dict) -> tuple[list[int], list[int]]:
+    """The checks of ``check_entry``, vectorized over the batch. Returns the GL account id of
+    each slot and the indexes of the receivable slots."""
+    n = len(columns.keys)
+    amounts = columns.amounts
+    if not isinstance(amounts, np.ndarray) or not np.issubdtype(amounts.dtype, np.integer):
+        raise ValidationError({"amounts": "Amounts are whole cents: an integer array."})
+    if amounts.shape != (n, len(columns.slots)):
+        raise ValidationError(
+            {
+                "amounts": f"Amounts have shape {amounts.shape}; expected ({n}, {len(columns.slots)})."
+            }
+        )
+    for name in ("effective_dates", "account_ids", "due_dates", "agreement_ids"):
+        values = getattr(columns, name)
+        if values is not None and len(values) != n:
+            raise ValidationError({name: f"{len(values)} values for {n} entries."})
+    if not isinstance(columns.descriptions, str) and len(columns.descriptions) != n:
+        raise ValidationError(
+            {"descriptions": f"{len(columns.descriptions)} values for {n} entries."}
+        )
+    gl_ids = []
+    receivable_slots = []
+    for j, slot in enumerate(columns.slots):
+        gl = refs.get(slot.gl)
+        if gl is None:
+            raise UnknownGLAccount(slot.gl)
+        gl_ids.append(gl.id)
+        if gl.role == RECEIVABLES:
+            receivable_slots.append(j)
+    if n == 0:
+        return gl_ids, receivable_slots
+    amounts = amounts.astype(np.int64, copy=False)
+    totals = amounts.sum(axis=1)
+    if (bad := np.flatnonzero(totals)).size:
+        i = int(bad[0])
+        raise BatchEntryRefused(columns.keys[i], EntryNotBalanced(int(totals[i])))
+    if (bad := np.flatnonzero(np.count_nonzero(amounts, axis=1) < 2)).size:
+        raise _refuse(
+            columns, int(bad[0]), "lines", "An entry needs at least two lines.", "too_few_lines"
+        )
+    if receivable_slots:
+        has_receivable = np.count_nonzero(amounts[:, receivable_slots], axis=1) > 0
+        for i in np.flatnonzero(has_receivable).tolist():
+            if columns.account_ids[i] is None:
+                raise _refuse(
+                    columns,
+                    i,
+                    "lines",
+                    "A receivable line must name the customer account.",
+                    "receivable_without_account",
+                )
+    if not all(columns.keys):
+        i = next(i for i, key in enumerate(columns.keys) if not key)
+        raise _refuse(
+            columns,
+            i,
+            "idempotency_key",
+            "Every posting needs an idempotency key.",
+            "no_idempotency_key",
+        )
+    return gl_ids, receivable_slots
+
+
+def _other_lines_json(gl_ids: list[int], others: list[int], amounts: np.ndarray) -> list[str]:
+    """Each entry's non-receivable lines as compact JSON, formatted per pattern of present
+    slots (a batch has few) with one ``%`` template each."""
+    n = amounts.shape[0]
+    if not others:
+        return ["[]"] * n
+    block = amounts[:, others]
+    present = block != 0
+    patterns = present @ (1 << np.arange(len(others), dtype=np.int64))
+    texts: list[str] = [""] * n
+    for pattern in np.unique(patterns).tolist():
+        slots = [k for k in range(len(others)) if pattern >> k & 1]
+        template = "[" + ",".join(f"[{gl_ids[others[k]]},%d]" for k in slots) + "]"
+        rows = np.flatnonzero(patterns == pattern)
+        values = block[np.ix_(rows, slots)].tolist()
+        for i, row in zip(rows.tolist(), values, strict=True):
+            texts[i] = template % tuple(row)
+    return texts
+
+
+def _post_columns_chunk(
+    columns: EntryColumns,
+    start: int,
+    stop: int,
+    *,
+    gl_ids: list[int],
+    receivable_slots: list[int],
+    actor_fields: dict,
+    at: datetime,
+    writer: _Writer,
+) -> tuple[int, int]:
+    keys = list(columns.keys[start:stop])
+    done = posted_keys(keys)
+    rows = []
+    seen = set(done)
+    for offset, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)  # the same key twice in one batch posts once
+            rows.append(start + offset)
+    if not rows:
+        return 0, len(keys)
+    dates = [columns.effective_dates[i] for i in rows]
+    closed = closed_periods()
+    if closed:
+        for offset, on in enumerate(dates):
+            if (on.year, on.month) in closed:
+                raise BatchEntryRefused(columns.keys[rows[offset]], PeriodClosed(on))
+    index = np.asarray(rows)
+    amounts = columns.amounts[index].astype(np.int64, copy=False)
+    n = len(rows)
+    day = writer.day
+    days = [day(on) for on in dates]
+    entry_ids = writer.next_ids(ENTRY_TABLE, n)
+    repeat = itertools.repeat
+
+    def column(values, default=None) -> list:
+        if values is None:
+            return [default] * n
+        if isinstance(values, str):
+            return [values] * n
+        return [values[i] for i in rows]
+
+    accounts = column(columns.account_ids)
+    agreements = column(columns.agreement_ids)
+    dues = [day(on) if on is not None else None for on in column(columns.due_dates)]
+    slots = columns.slots
+
+    # The first receivable line of each entry goes inline, any further ones into extras.
+    inline_cents = [None] * n
+    inline_due = [None] * n
+    inline_category = [""] * n
+    inline_memo = [""] * n
+    inline_account: list = [None] * n
+    inline_agreement: list = [None] * n
+    extras = []
+    if receivable_slots:
+        block = amounts[:, receivable_slots]
+        present = block != 0
+        first = np.argmax(present, axis=1)
+        any_present = present.any(axis=1)
+        for k, j in enumerate(receivable_slots):
+            chosen = np.flatnonzero(any_present & (first == k)).tolist()
+            cents = block[chosen, k].tolist()
+            for i, value in zip(chosen, cents, strict=True):
+                inline_cents[i] = value
+                inline_due[i] = dues[i] if value > 0 else None
+                inline_category[i] = slots[j].category
+                inline_memo[i] = slots[j].memo
+                inline_account[i] = accounts[i]
+                inline_agreement[i] = agreements[i]
+            later = np.flatnonzero(present[:, k] & any_present & (first < k)).tolist()
+            for i in later:
+                position = int(np.count_nonzero(present[i, :k]))
+                value = int(block[i, k])
+                extras.append(
+                    (
+                        entry_ids[i],
+                        position,
+                        accounts[i],
+                        agreements[i],
+                        value,
+                        days[i],
+                        dues[i] if value > 0 else None,
+                        slots[j].category,
+                        slots[j].memo,
+                    )
+                )
+    others = [j for j in range(len(slots)) if j not in receivable_slots]
+    other_lines = _other_lines_json(gl_ids, others, amounts)
+    descriptions = column(columns.descriptions)
+    descriptions = [text[:200] for text in descriptions]
+    actor_id = actor_fields["actor"].pk if actor_fields["actor"] is not None else None
+    entries = list(
+        zip(
+            entry_ids,
+            repeat(columns.kind),
+            days,
+            repeat(writer.moment(at)),
+            descriptions,
+            repeat(columns.reason_code),
+            [columns.keys[i] for i in rows],
+            repeat(None),
+            repeat(actor_id),
+            repeat(actor_fields["actor_label"]),
+            repeat(columns.source),
+            inline_account,
+            inline_agreement,
+            inline_cents,
+            inline_due,
+            inline_category,
+            inline_memo,
+            other_lines,
+            strict=False,  # the repeats are endless
+        )
+    )
+    # GL totals per day and GL account, summed with numpy.
+    totals: dict[tuple[object, int], list[int]] = {}
+    day_index: dict[object, int] = {}
+    codes = np.fromiter((day_index.setdefault(d, len(day_index)) for d in days), np.int64, n)
+    for d, code in day_index.items():
+        block = amounts[codes == code] if len(day_index) > 1 else amounts
+        positive = np.where(block > 0, block, 0).sum(axis=0).tolist()
+        negative = np.where(block < 0, -block, 0).sum(axis=0).tolist()
+        count = np.count_nonzero(block, axis=0).tolist()
+        for j, gl_id in enumerate(gl_ids):
+            if count[j]:
+                total = totals.setdefault((d, gl_id), [0, 0, 0])
+                total[0] += positive[j]
+                total[1] += negative[j]
+                total[2] += count[j]
+    writer.insert(ENTRY_TABLE, ENTRY_COLUMNS, entries)
+    writer.insert(EXTRA_TABLE, EXTRA_COLUMNS, extras)
+    writer.insert(
+        TOTAL_TABLE,
+        TOTAL_COLUMNS,
+        [
+            (gl_id, d, debit, credit, count, None)
+            for (d, gl_id), (debit, credit, count) in totals.items()
+        ],
+    )
+    return n, len(keys) - n
+
+
+def post_columns(
+    columns: EntryColumns,
+    *,
+    actor,
+    at: datetime,
+    chunk_size: int = CHUNK_SIZE,
+) -> BatchResult:
+    """Post a uniform batch in chunks of ``chunk_size``, each chunk one transaction; keys
+    already posted are skipped and counted as replayed. The whole batch is checked before the
+    first chunk writes (closed periods again in each chunk's transaction).
+
+    :raises BatchEntryRefused: naming the first bad entry's key.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    gl_ids, receivable_slots = _check_columns(columns, gl_accounts_by_ref())
+    actor_fields = _actor_fields(actor)
+    writer = _Writer()
+    posted = replayed = chunks = 0
+    for start in range(0, len(columns), chunk_size):
+        with transaction.atomic():
+            new, old = _post_columns_chunk(
+                columns,
+                start,
+                min(start + chunk_size, len(columns)),
+                gl_ids=gl_ids,
+                receivable_slots=receivable_slots,
+                actor_fields=actor_fields,
+                at=at,
+                writer=writer,
+            )
+        posted += new
+        replayed += old
+        chunks += 1
+    audit.record(
+        "ledger.batch.posted",
+        subject=None,
+        actor=actor,
+        at=at,
+        after={
+            "posted": posted,
+            "replayed": replayed,
+            "chunks": chunks,
+            "source": columns.source,
+            "kind": columns.kind,
+        },
     )
     return BatchResult(posted=posted, replayed=replayed)

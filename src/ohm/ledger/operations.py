@@ -16,9 +16,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ohm.core import audit
-from ohm.ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
+from ohm.ledger.lines import Line, gl_totals, split
+from ohm.ledger.models import (
+    RECEIVABLES,
+    AccountingPeriod,
+    Category,
+    GLAccount,
+    GLTotal,
+    JournalEntry,
+    ReceivableExtra,
+)
 
-RECEIVABLES = "receivables"
+__all__ = ["RECEIVABLES", "Category", "EntrySpec", "LineSpec", "post_entry", "reverse_entry"]
 
 
 class EntryNotBalanced(ValidationError):
@@ -66,7 +75,7 @@ class LineSpec:
     account_id: int | None = None
     agreement_id: int | None = None
     due_date: date | None = None
-    category: str = JournalLine.Category.CHARGE
+    category: str = Category.CHARGE
     memo: str = ""
 
 
@@ -104,33 +113,39 @@ def check_entry(
 ) -> list[tuple[LineSpec, GLAccount]]:
     """Every rule a posting must pass; returns the lines with their GL accounts.
 
+    One pass over the lines: batch posting runs this for every entry.
+
     :raises ValidationError: naming what is wrong.
     """
-    if (spec.effective_date.year, spec.effective_date.month) in closed:
-        raise PeriodClosed(spec.effective_date)
-    if len(spec.lines) < 2:
+    effective = spec.effective_date
+    if closed and (effective.year, effective.month) in closed:
+        raise PeriodClosed(effective)
+    lines = spec.lines
+    if len(lines) < 2:
         raise ValidationError({"lines": "An entry needs at least two lines."}, code="too_few_lines")
     resolved = []
-    for line in spec.lines:
-        if not isinstance(line.amount_cents, int) or isinstance(line.amount_cents, bool):
+    total = 0
+    for line in lines:
+        cents = line.amount_cents
+        if cents.__class__ is not int:  # not bool, float, Decimal or a numpy integer
             raise ValidationError(
-                {"lines": f"Amounts are whole cents, not {line.amount_cents!r}."}, code="not_cents"
+                {"lines": f"Amounts are whole cents, not {cents!r}."}, code="not_cents"
             )
-        if line.amount_cents == 0:
+        if not cents:
             raise ValidationError(
                 {"lines": "A line of zero cents says nothing: leave it out."}, code="zero_line"
             )
         gl = refs.get(line.gl)
         if gl is None:
             raise UnknownGLAccount(line.gl)
-        if gl.role == RECEIVABLES and line.account_id is None:
+        if line.account_id is None and gl.role == RECEIVABLES:
             raise ValidationError(
                 {"lines": "A receivable line must name the customer account."},
                 code="receivable_without_account",
             )
+        total += cents
         resolved.append((line, gl))
-    total = sum(line.amount_cents for line in spec.lines)
-    if total != 0:
+    if total:
         raise EntryNotBalanced(total)
     if not spec.idempotency_key:
         raise ValidationError(
@@ -138,6 +153,72 @@ def check_entry(
             code="no_idempotency_key",
         )
     return resolved
+
+
+def resolved_lines(resolved: list[tuple[LineSpec, GLAccount]]) -> list[Line]:
+    """Checked lines in the journal's form; a due date only on receivable debits."""
+    return [
+        Line(
+            gl.pk,
+            line.amount_cents,
+            line.account_id,
+            line.agreement_id,
+            line.due_date if line.amount_cents > 0 else None,
+            line.category,
+            line.memo[:200],
+            gl.role == RECEIVABLES,
+        )
+        for line, gl in resolved
+    ]
+
+
+def inline_receivable(first: Line | None) -> dict:
+    """The entry's columns for its first receivable line."""
+    if first is None:
+        return {}
+    return {
+        "account_id": first.account_id,
+        "service_agreement_id": first.agreement_id,
+        "receivable_cents": first.amount_cents,
+        "due_date": first.due_date,
+        "category": first.category,
+        "receivable_memo": first.memo,
+    }
+
+
+def _write_lines(entry: JournalEntry, lines: list[Line]) -> None:
+    """The rows beside the entry's own: further receivable lines and its GL totals."""
+    _, extras, _ = split(lines)
+    if extras:
+        ReceivableExtra.objects.bulk_create(
+            [
+                ReceivableExtra(
+                    entry=entry,
+                    position=position,
+                    account_id=line.account_id,
+                    service_agreement_id=line.agreement_id,
+                    amount_cents=line.amount_cents,
+                    effective_date=entry.effective_date,
+                    due_date=line.due_date,
+                    category=line.category,
+                    memo=line.memo,
+                )
+                for position, line in enumerate(extras, start=1)
+            ]
+        )
+    GLTotal.objects.bulk_create(
+        [
+            GLTotal(
+                gl_account_id=gl_id,
+                effective_date=entry.effective_date,
+                debit_cents=debit,
+                credit_cents=credit,
+                lines=count,
+                entry=entry,
+            )
+            for gl_id, (debit, credit, count) in gl_totals(lines).items()
+        ]
+    )
 
 
 def _actor_fields(actor) -> dict:
@@ -165,6 +246,8 @@ def post_entry(
         existing.replayed = True  # type: ignore[attr-defined]
         return existing
     resolved = check_entry(spec, refs=gl_accounts_by_ref(), closed=closed_periods())
+    lines = resolved_lines(resolved)
+    first, _, others = split(lines)
     try:
         with transaction.atomic():
             entry = JournalEntry.objects.create(
@@ -177,6 +260,8 @@ def post_entry(
                 reverses=reverses,
                 source=spec.source,
                 **_actor_fields(actor),
+                **inline_receivable(first),
+                other_lines=others,
             )
     except IntegrityError:
         # Another transaction posted the same key (or reversed the same entry) first.
@@ -185,22 +270,7 @@ def post_entry(
             raise
         existing.replayed = True  # type: ignore[attr-defined]
         return existing
-    JournalLine.objects.bulk_create(
-        [
-            JournalLine(
-                entry=entry,
-                gl_account=gl,
-                amount_cents=line.amount_cents,
-                account_id=line.account_id,
-                service_agreement_id=line.agreement_id,
-                effective_date=spec.effective_date,
-                due_date=line.due_date if line.amount_cents > 0 else None,
-                category=line.category,
-                memo=line.memo[:200],
-            )
-            for line, gl in resolved
-        ]
-    )
+    _write_lines(entry, lines)
     entry.replayed = False  # type: ignore[attr-defined]
     if audited:
         account_ids = sorted(
@@ -245,17 +315,18 @@ def reverse_entry(
         return replay
     if JournalEntry.objects.filter(reverses=entry).exists():
         raise EntryAlreadyReversed(entry)
+    codes = dict(GLAccount.objects.values_list("pk", "code"))
     lines = [
         LineSpec(
-            gl=line.gl_account.code,
+            gl=codes[line.gl_account_id],
             amount_cents=-line.amount_cents,
             account_id=line.account_id,
-            agreement_id=line.service_agreement_id,
+            agreement_id=line.agreement_id,
             due_date=effective_date if line.amount_cents < 0 else None,
             category=line.category,
             memo=f"reversal of JE {entry.pk}",
         )
-        for line in entry.lines.select_related("gl_account")
+        for line in entry.line_list()
     ]
     spec = EntrySpec(
         kind="reversal",

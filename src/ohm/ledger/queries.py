@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import connection
 from django.db.models import Sum
 
 from ohm.ledger.aging import Aging, ReceivableLine, age
-from ohm.ledger.models import GLAccount, JournalEntry, JournalLine
-from ohm.ledger.operations import RECEIVABLES
+from ohm.ledger.models import RECEIVABLES, Category, GLAccount, GLTotal, JournalEntry, Receivable
 
 
 def receivables_account() -> GLAccount:
     return GLAccount.objects.get(role=RECEIVABLES)
 
 
-# The receivables GL account by a subquery rather than a join on its role, so the planner
-# reads only the (account, GL account, date) index range of one customer.
-_RECEIVABLES_ID = f"(SELECT id FROM {GLAccount._meta.db_table} WHERE role = %s)"
-_LINES = JournalLine._meta.db_table
+# The customer subledger view (ADR 0005): one row per receivable line.
+_RECEIVABLE = Receivable._meta.db_table
 
 
 def get_balance_cents(*, account_id: int, as_of: date | None = None) -> int:
     """What the customer owes (negative: a credit), from receivable lines up to ``as_of``."""
-    sql = (
-        f"SELECT COALESCE(SUM(amount_cents), 0) FROM {_LINES} "
-        f"WHERE account_id = %s AND gl_account_id = {_RECEIVABLES_ID}"
-    )
-    params: list = [account_id, RECEIVABLES]
+    sql = f"SELECT COALESCE(SUM(amount_cents), 0) FROM {_RECEIVABLE} WHERE account_id = %s"
+    params: list = [account_id]
     if as_of is not None:
         sql += " AND effective_date <= %s"
         params.append(connection.ops.adapt_datefield_value(as_of))
@@ -43,17 +37,15 @@ def get_aging(*, account_id: int, as_of: date) -> Aging:
     # ORM's per-row conversion was most of the cost for a long history.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, amount_cents, effective_date, due_date, category FROM {_LINES} "
-            f"WHERE account_id = %s AND gl_account_id = {_RECEIVABLES_ID} "
-            "AND effective_date <= %s AND amount_cents > 0",
-            [account_id, RECEIVABLES, connection.ops.adapt_datefield_value(as_of)],
+            f"SELECT entry_id * 1000 + position, amount_cents, effective_date, due_date, category "
+            f"FROM {_RECEIVABLE} WHERE account_id = %s AND effective_date <= %s AND amount_cents > 0",
+            [account_id, connection.ops.adapt_datefield_value(as_of)],
         )
         charges = cursor.fetchall()
         cursor.execute(
-            f"SELECT COALESCE(SUM(amount_cents), 0) FROM {_LINES} "
-            f"WHERE account_id = %s AND gl_account_id = {_RECEIVABLES_ID} "
-            "AND effective_date <= %s AND amount_cents < 0",
-            [account_id, RECEIVABLES, connection.ops.adapt_datefield_value(as_of)],
+            f"SELECT COALESCE(SUM(amount_cents), 0) FROM {_RECEIVABLE} "
+            "WHERE account_id = %s AND effective_date <= %s AND amount_cents < 0",
+            [account_id, connection.ops.adapt_datefield_value(as_of)],
         )
         credit_cents = int(cursor.fetchone()[0])
     parse = date.fromisoformat if charges and isinstance(charges[0][2], str) else None
@@ -96,7 +88,7 @@ def list_statement(
     The running balance counts every transaction; ``kinds`` only hides rows from the list.
     """
     lines = (
-        JournalLine.objects.filter(account_id=account_id, gl_account__role=RECEIVABLES)
+        Receivable.objects.filter(account_id=account_id)
         .values(
             "entry_id", "effective_date", "entry__kind", "entry__description", "entry__reverses_id"
         )
@@ -107,8 +99,8 @@ def list_statement(
         lines = lines.filter(effective_date__lte=end_date)
     reversed_ids = set(
         JournalEntry.objects.filter(
-            lines__account_id=account_id, reversed_by__isnull=False
-        ).values_list("id", flat=True)
+            reverses__in=Receivable.objects.filter(account_id=account_id).values("entry_id")
+        ).values_list("reverses_id", flat=True)
     )
     opening = 0
     balance = 0
@@ -137,44 +129,36 @@ def list_statement(
 
 def get_trial_balance(*, as_of: date | None = None) -> dict[str, int]:
     """Balance of every GL account (code → cents, debit positive); sums to zero."""
-    lines = JournalLine.objects.all()
+    totals = GLTotal.objects.all()
     if as_of is not None:
-        lines = lines.filter(effective_date__lte=as_of)
-    totals = dict(
-        lines.values_list("gl_account__code")
-        .annotate(total=Sum("amount_cents"))
-        .values_list("gl_account__code", "total")
+        totals = totals.filter(effective_date__lte=as_of)
+    net = dict(
+        totals.values("gl_account_id")
+        .annotate(net=Sum("debit_cents") - Sum("credit_cents"))
+        .values_list("gl_account_id", "net")
     )
-    return {gl.code: int(totals.get(gl.code, 0) or 0) for gl in GLAccount.objects.order_by("code")}
+    return {gl.code: int(net.get(gl.pk, 0) or 0) for gl in GLAccount.objects.order_by("code")}
 
 
 def get_gl_summary(*, start_date: date, end_date: date) -> list[dict]:
     """Debits and credits per GL account per day in ``[start_date, end_date]``, for the city GL."""
     rows = (
-        JournalLine.objects.filter(effective_date__gte=start_date, effective_date__lte=end_date)
+        GLTotal.objects.filter(effective_date__gte=start_date, effective_date__lte=end_date)
         .values("effective_date", "gl_account__code", "gl_account__name")
+        .annotate(debit=Sum("debit_cents"), credit=Sum("credit_cents"))
         .order_by("effective_date", "gl_account__code")
     )
-    summary: dict[tuple[date, str], dict] = {}
-    for row in rows.annotate(total=Sum("amount_cents")):
-        summary[(row["effective_date"], row["gl_account__code"])] = {
+    return [
+        {
             "date": row["effective_date"],
             "code": row["gl_account__code"],
             "name": row["gl_account__name"],
-            "net_cents": int(row["total"]),
+            "debit_cents": int(row["debit"]),
+            "credit_cents": int(row["credit"]),
+            "net_cents": int(row["debit"]) - int(row["credit"]),
         }
-    debit_rows = rows.filter(amount_cents__gt=0).annotate(total=Sum("amount_cents"))
-    credit_rows = rows.filter(amount_cents__lt=0).annotate(total=Sum("amount_cents"))
-    for entry in summary.values():
-        entry["debit_cents"] = 0
-        entry["credit_cents"] = 0
-    for row in debit_rows:
-        summary[(row["effective_date"], row["gl_account__code"])]["debit_cents"] = int(row["total"])
-    for row in credit_rows:
-        summary[(row["effective_date"], row["gl_account__code"])]["credit_cents"] = int(
-            -row["total"]
-        )
-    return list(summary.values())
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -186,38 +170,126 @@ class LedgerCheck:
     ar_subledger_total_cents: int
     unbalanced_entries: list[int]
     receivable_lines_without_account: int = 0
+    gl_total_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def all_lines_sql(receivables_id: int) -> str:
+    """Every journal line as (entry_id, effective_date, gl_account_id, amount_cents)."""
+    if connection.vendor == "postgresql":
+        others = (
+            "SELECT e.id, e.effective_date, (j.value->>0)::bigint, (j.value->>1)::bigint "
+            "FROM ledger_journalentry e CROSS JOIN LATERAL jsonb_array_elements(e.other_lines) j"
+        )
+    else:
+        others = (
+            "SELECT e.id, e.effective_date, json_extract(j.value, '$[0]'), "
+            "json_extract(j.value, '$[1]') FROM ledger_journalentry e, json_each(e.other_lines) j"
+        )
+    return (
+        f"SELECT entry_id, effective_date, {int(receivables_id)} AS gl_account_id, amount_cents "
+        f"FROM {_RECEIVABLE} UNION ALL {others}"
+    )
 
 
 def check_books(*, as_of: date | None = None) -> LedgerCheck:
-    """The invariants: every entry balances, the trial balance is zero, and the receivables
+    """The invariants, recomputed from the journal's lines: every entry balances, the GL
+    totals equal the sums of the lines, the trial balance is zero, and the receivables
     control account equals the sum of customer balances."""
-    lines = JournalLine.objects.all()
+    receivables = receivables_account()
+    where, params = "", []
     if as_of is not None:
-        lines = lines.filter(effective_date__lte=as_of)
-    unbalanced = list(
-        lines.values("entry_id")
-        .annotate(total=Sum("amount_cents"))
-        .exclude(total=0)
-        .values_list("entry_id", flat=True)[:100]
-    )
+        where, params = "WHERE effective_date <= %s", [connection.ops.adapt_datefield_value(as_of)]
+    lines = all_lines_sql(receivables.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT entry_id FROM ({lines}) l {where} GROUP BY entry_id "
+            "HAVING SUM(amount_cents) <> 0 ORDER BY entry_id LIMIT 100",
+            params,
+        )
+        unbalanced = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT gl_account_id, SUM(amount_cents) FROM ({lines}) l {where} "
+            "GROUP BY gl_account_id",
+            params,
+        )
+        from_lines = {int(gl_id): int(total) for gl_id, total in cursor.fetchall()}
+        cursor.execute(
+            "SELECT COUNT(*) FROM ledger_journalentry e, "
+            + (
+                "jsonb_array_elements(e.other_lines) j WHERE (j.value->>0)::bigint = %s"
+                if connection.vendor == "postgresql"
+                else "json_each(e.other_lines) j WHERE json_extract(j.value, '$[0]') = %s"
+            )
+            + (" AND e.effective_date <= %s" if as_of is not None else ""),
+            [receivables.pk, *params],
+        )
+        outside_subledger = int(cursor.fetchone()[0])
     trial = get_trial_balance(as_of=as_of)
-    ar = lines.filter(gl_account__role=RECEIVABLES)
-    ar_control = int(ar.aggregate(total=Sum("amount_cents"))["total"] or 0)
-    per_account = (
-        ar.filter(account__isnull=False)
-        .values("account_id")
-        .annotate(total=Sum("amount_cents"))
-        .values_list("total", flat=True)
-    )
-    subledger = int(sum(per_account))
-    missing_account = ar.filter(account__isnull=True).count()
+    codes = dict(GLAccount.objects.values_list("pk", "code"))
+    mismatches = {
+        codes[gl_id]: (from_lines.get(gl_id, 0), trial.get(codes[gl_id], 0))
+        for gl_id in codes
+        if from_lines.get(gl_id, 0) != trial.get(codes[gl_id], 0)
+    }
+    ar_control = trial.get(receivables.code, 0)
+    receivable_rows = Receivable.objects.all()
+    if as_of is not None:
+        receivable_rows = receivable_rows.filter(effective_date__lte=as_of)
+    subledger = int(receivable_rows.aggregate(total=Sum("amount_cents"))["total"] or 0)
     total = sum(trial.values())
     return LedgerCheck(
-        balanced=not unbalanced and total == 0 and ar_control == subledger and not missing_account,
+        balanced=not unbalanced
+        and total == 0
+        and ar_control == subledger
+        and not outside_subledger
+        and not mismatches,
         trial_balance=trial,
         trial_balance_total_cents=total,
         ar_control_cents=ar_control,
         ar_subledger_total_cents=subledger,
         unbalanced_entries=unbalanced,
-        receivable_lines_without_account=missing_account,
+        receivable_lines_without_account=outside_subledger,
+        gl_total_mismatches=mismatches,
     )
+
+
+@dataclass
+class EntryLine:
+    gl_account: GLAccount
+    amount_cents: int
+    account_id: int | None
+    agreement_id: int | None
+    due_date: date | None
+    category: str
+    memo: str
+
+    @property
+    def credit_cents(self) -> int:
+        return -self.amount_cents
+
+    @property
+    def category_label(self) -> str:
+        return str(Category(self.category).label) if self.category else ""
+
+
+def list_entry_lines(entry: JournalEntry) -> list[EntryLine]:
+    """An entry's lines with their GL accounts, debits first."""
+    accounts = GLAccount.objects.in_bulk()
+    lines = [
+        EntryLine(
+            accounts[line.gl_account_id],
+            line.amount_cents,
+            line.account_id,
+            line.agreement_id,
+            line.due_date,
+            line.category,
+            line.memo,
+        )
+        for line in entry.line_list()
+    ]
+    return sorted(lines, key=lambda line: -line.amount_cents)
+
+
+def entry_touches_account(entry: JournalEntry, *, account_id: int) -> bool:
+    """Whether one of the entry's receivable lines is the customer's."""
+    return Receivable.objects.filter(entry=entry, account_id=account_id).exists()

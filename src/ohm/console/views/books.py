@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from ohm.agreements.models import ServiceAgreement
 from ohm.console.views.auth import staff_required
 from ohm.core import clock
 from ohm.core.localtime import localdate
@@ -23,8 +24,7 @@ from ohm.customers.models import Account, AccountPerson
 from ohm.ledger import queries as ledger_queries
 from ohm.ledger import statements
 from ohm.ledger.aging import BUCKET_LABELS, BUCKETS, Aging
-from ohm.ledger.models import GLAccount, JournalEntry, JournalLine
-from ohm.ledger.operations import RECEIVABLES
+from ohm.ledger.models import GLAccount, JournalEntry, Receivable
 
 VIEW_ACCOUNT = "customers.view_account"
 VIEW_BOOKS = "ledger.view_books"
@@ -117,7 +117,7 @@ def balance_card(*, account_id: int, as_of: date) -> BalanceCard:
 def _account_kinds(account_id: int) -> list[str]:
     return sorted(
         set(
-            JournalLine.objects.filter(account_id=account_id, gl_account__role=RECEIVABLES)
+            Receivable.objects.filter(account_id=account_id)
             .values_list("entry__kind", flat=True)
             .distinct()
         )
@@ -270,19 +270,18 @@ def statement_pdf(request, number: str):
 # Aging report
 # ---------------------------------------------------------------------------------------
 
-_LINES = JournalLine._meta.db_table
-_GL = GLAccount._meta.db_table
+_RECEIVABLE = Receivable._meta.db_table
 
 # FIFO application in one pass: a charge's open amount is its running total of charges (in
 # application order: category, due date, charge date, id) less the account's credits,
 # clamped to [0, charge]. The same rule as ``ohm.ledger.aging.age``, set-based.
 _AGING_SQL = f"""
 WITH ar AS (
-    SELECT id, account_id, amount_cents, effective_date,
+    SELECT entry_id * 1000 + position AS id, account_id, amount_cents, effective_date,
            COALESCE(due_date, effective_date) AS due,
            CASE category WHEN 'arrangement' THEN 1 WHEN 'deposit' THEN 2 ELSE 0 END AS rank
-    FROM {_LINES}
-    WHERE gl_account_id = (SELECT id FROM {_GL} WHERE role = %s) AND effective_date <= %s
+    FROM {_RECEIVABLE}
+    WHERE effective_date <= %s
 ),
 totals AS (
     SELECT account_id,
@@ -334,7 +333,7 @@ def list_account_agings(*, as_of: date) -> list[AccountAging]:
     day = connection.ops.adapt_datefield_value
     edges = [day(as_of - timedelta(days=d)) for d in (30, 60, 90, 120)]
     d30, d60, d90, d120 = edges
-    params = [RECEIVABLES, day(as_of), d30, d30, d60, d60, d90, d90, d120, d120, day(as_of)]
+    params = [day(as_of), d30, d30, d60, d60, d90, d90, d120, d120, day(as_of)]
     with connection.cursor() as cursor:
         cursor.execute(_AGING_SQL, params)
         rows = cursor.fetchall()
@@ -554,13 +553,14 @@ def entry_detail(request, entry_id: int):
     entry = JournalEntry.objects.select_related("reverses", "actor").filter(pk=entry_id).first()
     if entry is None:
         raise Http404(f"No journal entry {entry_id}")
-    lines = list(
-        entry.lines.select_related("gl_account", "account", "service_agreement").order_by(
-            "-amount_cents", "id"
-        )
+    lines = ledger_queries.list_entry_lines(entry)
+    accounts = Account.objects.in_bulk([line.account_id for line in lines if line.account_id])
+    agreements = ServiceAgreement.objects.in_bulk(
+        [line.agreement_id for line in lines if line.agreement_id]
     )
-    for line in lines:
-        line.credit_cents = -line.amount_cents  # type: ignore[attr-defined]  # for the template
+    for line in lines:  # for the template
+        line.account = accounts.get(line.account_id)  # type: ignore[attr-defined]
+        line.service_agreement = agreements.get(line.agreement_id)  # type: ignore[attr-defined]
     reversed_by = JournalEntry.objects.filter(reverses=entry).first()
     context = {
         "entry": entry,

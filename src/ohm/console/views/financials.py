@@ -29,7 +29,7 @@ from ohm.customers import queries as customer_queries
 from ohm.financials import operations, queries
 from ohm.financials.models import FeeSchedule, FinancialRequest
 from ohm.ledger import queries as ledger_queries
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import JournalEntry
 
 DIRECTIONS = [("credit", "Credit (lowers what the customer owes)"), ("debit", "Charge")]
 
@@ -328,17 +328,10 @@ def write_off(request, number: str):
 
 def _open_write_offs(account) -> list[tuple[JournalEntry, int]]:
     """The account's write-offs not yet reversed, newest first, with the amount of each."""
-    lines = (
-        JournalLine.objects.filter(
-            account=account,
-            entry__kind="write_off",
-            entry__reversed_by__isnull=True,
-            gl_account__role=operations.AR,
-        )
-        .select_related("entry")
-        .order_by("-entry__effective_date", "-entry_id")
-    )
-    return [(line.entry, -line.amount_cents) for line in lines]
+    entries = JournalEntry.objects.filter(
+        account=account, kind="write_off", reversals__isnull=True
+    ).order_by("-effective_date", "-id")
+    return [(entry, -(entry.receivable_cents or 0)) for entry in entries]
 
 
 @staff_required(perm="financials.write_off")

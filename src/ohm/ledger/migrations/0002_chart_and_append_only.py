@@ -14,13 +14,13 @@ def seed_chart(apps, schema_editor):
 def add_triggers(apps, schema_editor):
     from ohm.ledger import append_only
 
-    append_only.install(schema_editor)
+    append_only.install(schema_editor, append_only.TABLES_BEFORE_0005, view=False)
 
 
 def drop_triggers(apps, schema_editor):
     from ohm.ledger import append_only
 
-    append_only.uninstall(schema_editor)
+    append_only.uninstall(schema_editor, append_only.TABLES_BEFORE_0005)
 
 
 class Migration(migrations.Migration):

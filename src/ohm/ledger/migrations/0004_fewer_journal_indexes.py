@@ -8,7 +8,7 @@ def reinstall_triggers(apps, schema_editor):
     # SQLite rebuilt the journal tables above, dropping their append-only triggers.
     from ohm.ledger import append_only
 
-    append_only.install(schema_editor)
+    append_only.install(schema_editor, append_only.TABLES_BEFORE_0005, view=False)
 
 
 class Migration(migrations.Migration):
