@@ -9,12 +9,13 @@ import pytest
 from ohm.core.models import AuditEvent
 from ohm.ledger import operations as ledger
 from ohm.ledger import queries as ledger_queries
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import JournalEntry
 from ohm.ledger.operations import EntrySpec, LineSpec
 from ohm.payments import drawers
 from ohm.payments.models import Payment
 from ohm.workqueue.models import WorkItem
 from tests.factories import AT, SYSTEM, make_account
+from tests.journal import line_count
 
 #: 10:00 Pacific on Monday March 2, 2026.
 TAKEN_AT = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
@@ -58,7 +59,7 @@ def writes() -> tuple[int, ...]:
     return (
         Payment.objects.count(),
         JournalEntry.objects.count(),
-        JournalLine.objects.count(),
+        line_count(),
         WorkItem.objects.count(),
         AuditEvent.objects.count(),
     )

@@ -34,7 +34,7 @@ from ohm.core.localtime import localdate, utility_zone
 from ohm.customers.models import Account
 from ohm.ledger import operations as ledger
 from ohm.ledger.batch import post_entries_batch
-from ohm.ledger.models import JournalEntry, JournalLine
+from ohm.ledger.models import Category, JournalEntry
 from ohm.ledger.queries import list_statement
 from ohm.metering.usage import TouSchedule
 from ohm.rates import calc
@@ -731,9 +731,9 @@ def _entry_spec(
                 agreement_id=line.agreement_id,
                 due_date=bill.due_date if line.role == compose.RECEIVABLES else None,
                 category=(
-                    JournalLine.Category.CREDIT
+                    Category.CREDIT
                     if line.role == compose.RECEIVABLES and line.amount_cents < 0
-                    else JournalLine.Category.CHARGE
+                    else Category.CHARGE
                 ),
                 memo=f"bill {bill.number}",
             )

@@ -32,7 +32,7 @@ from ohm.customers import operations as customer_operations
 from ohm.customers.models import Account
 from ohm.financials import operations as financial_operations
 from ohm.ledger import operations as ledger
-from ohm.ledger.models import JournalLine
+from ohm.ledger.models import Category
 from ohm.ledger.operations import EntrySpec, LineSpec
 from ohm.payments import policies
 from ohm.payments.models import (
@@ -50,8 +50,8 @@ AR = ledger.RECEIVABLES
 SUSPENSE = "unapplied_cash"
 UNAPPLIED_CATEGORY = "unapplied_payment"
 KEY_MAX = 150
-CREDIT = JournalLine.Category.CREDIT
-CHARGE = JournalLine.Category.CHARGE
+CREDIT = Category.CREDIT
+CHARGE = Category.CHARGE
 
 
 # Errors ---------------------------------------------------------------------------------------
