@@ -230,7 +230,9 @@ def _insert_rows(rows: list[tuple]) -> None:
     columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # Binary COPY: the blobs go as they are rather than as hex text to be parsed.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_COPY_TYPES)
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -252,6 +254,22 @@ _COLUMNS = (
     "reason",
     "vee_level",
     "vee_zero_run",
+)
+#: PostgreSQL types of ``_COLUMNS``, for binary COPY (which needs them exactly).
+_COPY_TYPES = (
+    "int8",
+    "date",
+    "int2",
+    "bytea",
+    "bytea",
+    "int4",
+    "bool",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "float8",
+    "int4",
 )
 
 
