@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,16 +111,25 @@ def parse_file(
 # Matching ----------------------------------------------------------------------------------------
 
 
+def _in_list(column: str, values: list[str]) -> tuple[str, list]:
+    """``column IN (values)`` as one SQL parameter: Django's ``__in`` prepares each value
+    in Python, most of the matching time for a 50,000-item file."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
+
+
 def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
-    """number → (id, status, cash_only) for the numbers that exist; a query per 5,000."""
-    found: dict[str, tuple[int, str, bool]] = {}
-    listed = sorted(numbers)
-    for start in range(0, len(listed), 5000):
-        for number, pk, status, cash_only in Account.objects.filter(
-            number__in=listed[start : start + 5000]
-        ).values_list("number", "pk", "status", "cash_only"):
-            found[number] = (pk, status, cash_only)
-    return found
+    """number → (id, status, cash_only) for the numbers that exist; one query."""
+    if not numbers:
+        return {}
+    where, params = _in_list("number", sorted(numbers))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT number, id, status, cash_only FROM {Account._meta.db_table} WHERE {where}",
+            params,
+        )
+        return {number: (pk, status, bool(cash_only)) for number, pk, status, cash_only in cursor}
 
 
 def _wanted_number(item: FileItem) -> tuple[str, str, str]:
@@ -129,9 +139,11 @@ def _wanted_number(item: FileItem) -> tuple[str, str, str]:
         len(line) == scanline.SCAN_LINE_DIGITS
         and line.isdigit()
         and scanline.is_luhn_valid(line)
-        and scanline.is_luhn_valid(line[:10])
     ):
-        return line[:10], "scan line", ""  # the common case, without building a ScanLine
+        # The common case, without building a ScanLine. The account's own check digit is
+        # not checked again here: a number failing it matches no account, and the slow path
+        # below (taken when nothing matches) names the misread.
+        return line[:10], "scan line", ""
     if item.scan_line:
         try:
             return scanline.parse_scan_line(item.scan_line).account_number, "scan line", ""
@@ -250,14 +262,17 @@ PAYMENT_COLUMNS = (
 
 
 def _posted_keys(channel: str, keys: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), 5000):
-        found.update(
-            Payment.objects.filter(
-                channel=channel, idempotency_key__in=keys[start : start + 5000]
-            ).values_list("idempotency_key", "pk")
+    """key → payment id of the keys already posted on the channel; one query."""
+    if not keys:
+        return {}
+    where, params = _in_list("idempotency_key", keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT idempotency_key, id FROM {Payment._meta.db_table} "
+            f"WHERE channel = %s AND {where}",
+            [channel, *params],
         )
-    return found
+        return dict(cursor.fetchall())
 
 
 # A chunk's items, as stored in its BatchChunk (JSON): decided once, when the run is planned.
