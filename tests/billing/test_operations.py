@@ -222,3 +222,16 @@ class TestIdempotency:
         assert again.bills == []
         assert again.skipped == 1
         assert Bill.objects.filter(account=account).count() == 1
+
+
+@pytest.mark.django_db
+class TestNoReads:
+    def test_an_agreement_without_interval_data_is_held_for_missing_reads(self):
+        account = served_with_rate()
+
+        bill = bill_one(account)
+
+        assert bill.status == Bill.Status.HELD
+        assert [e["code"] for e in bill.exceptions] == ["missing_reads"]
+        assert "100%" in bill.exceptions[0]["message"]
+        assert get_balance_cents(account_id=account.pk) == 0

@@ -134,7 +134,13 @@ def check_bill(
                 )
     average = history.wh_per_day
     per_day = usage / days if days else 0.0
-    if rules.on("zero_usage") and usage == 0 and any(s.premise_active for s in segments):
+    reads_missing = any(s.missing_share > 0.5 for s in segments)  # usage unknown, not zero
+    if (
+        rules.on("zero_usage")
+        and usage == 0
+        and not reads_missing
+        and any(s.premise_active for s in segments)
+    ):
         found.append(Exception_("zero_usage", "No usage in the period at an active premise."))
     if average and usage > 0:
         high = rules.threshold("high_usage", "3")

@@ -137,8 +137,9 @@ class _Segment:
     missing_share: float = 0.0
     determinants: dict = field(default_factory=dict)
     versions: list = field(default_factory=list)
-    rated: bool = True
+    rated: bool = True  # False: no rate version covers the period
     problem: str = ""
+    problem_code: str = ""  # missing_rate | rating_error | missing_reads: always held
     rate_start: date = date.min  # the period the engine prorates over (first/final bills)
     rate_end: date = date.min
 
@@ -282,6 +283,7 @@ def _rate_grid(
             for k in rows:
                 segment = segments[grid.agreement_ids[k]]
                 segment.rated, segment.problem = False, str(missing)
+                segment.problem_code = "missing_rate"
             continue
         versions = cache[("versions", schedule_id, grid.start_date, grid.end_date)]
         tariff = spans[0].tariff
@@ -336,7 +338,7 @@ def _rate_grid(
         except (TariffError, calc.RatingError) as error:
             for k in rows:
                 segment = segments[grid.agreement_ids[k]]
-                segment.rated, segment.problem = False, str(error)
+                segment.problem, segment.problem_code = str(error), "rating_error"
             continue
         for position, k in enumerate(rows):
             segment = segments[grid.agreement_ids[k]]
@@ -436,8 +438,10 @@ def bill_accounts(
     for agreement_id in loaded.without_intervals:
         segment = segments[agreement_id]
         segment.missing_share = 1.0
-        segment.rated = False
-        segment.problem = "no interval meter channel at the service point for the period"
+        segment.problem = (
+            f"Agreement {agreement_id}: no interval data at the service point for the period."
+        )
+        segment.problem_code = "missing_reads"
 
     by_account: dict[int, list[_Segment]] = defaultdict(list)
     for segment in segments.values():
@@ -517,9 +521,10 @@ def bill_accounts(
             is_final=final,
             exceptions=[{"code": e.code, "message": e.message} for e in found]
             + [
-                {"code": "rating", "message": s.problem}
+                # A segment that could not be rated is held even when its rule is off.
+                {"code": s.problem_code, "message": s.problem}
                 for s in mine
-                if s.problem and not any(e.code == "missing_rate" for e in found)
+                if s.problem_code and not any(e.code == s.problem_code for e in found)
             ],
             messages=_messages(
                 is_estimated=is_estimated,
@@ -540,8 +545,6 @@ def bill_accounts(
             created_by_label=getattr(actor, "username", "") or str(actor),
             issued_at=None if found else at,
         )
-        if any(not s.rated for s in mine) and not bill.exceptions:
-            bill.exceptions = [{"code": "rating", "message": s.problem} for s in mine if s.problem]
         if bill.exceptions:
             bill.status, bill.issued_at = Bill.Status.HELD, None
         bills.append(bill)
