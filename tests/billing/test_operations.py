@@ -233,5 +233,5 @@ class TestNoReads:
 
         assert bill.status == Bill.Status.HELD
         assert [e["code"] for e in bill.exceptions] == ["missing_reads"]
-        assert "100%" in bill.exceptions[0]["message"]
+        assert "intervals have no reading" in bill.exceptions[0]["message"]
         assert get_balance_cents(account_id=account.pk) == 0
