@@ -178,6 +178,7 @@ def _parse_columns(path: Path, header: list[str]) -> ParsedReads:
         )
     row_bad |= ~finite
 
+    every = not row_bad.any()
     keep = np.flatnonzero(~row_bad)
     step = minutes[keep] * 60
     start = start_seconds[start_codes[keep]]
@@ -189,8 +190,8 @@ def _parse_columns(path: Path, header: list[str]) -> ParsedReads:
         channel=np.repeat(row_channel[keep], n),
         end_s=end_s,
         duration_s=np.repeat(step, n),
-        value=values[keep].reshape(-1),
-        quality=quality[keep].reshape(-1),
+        value=(values if every else values[keep]).reshape(-1),
+        quality=(quality if every else quality[keep]).reshape(-1),
         meter_refs=list(position),
         channel_refs=[int(c) for c in channel_refs],
         problems=builder.problems,

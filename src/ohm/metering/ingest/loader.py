@@ -485,7 +485,7 @@ class _Reads:
         return reads
 
     def check(self, *, at_s: int, problems: list[Problem]) -> None:
-        if self.duration_s.any():
+        if self.duration_s.any() and not np.array_equal(self.duration_s, self.interval_s):
             # Some reads give their own length (Green Button, CMEP): it must fit the channel's.
             duration = np.where(self.duration_s > 0, self.duration_s, self.interval_s)
             mismatch = (
@@ -494,7 +494,7 @@ class _Reads:
                 | (duration <= 0)
             )
         else:
-            # Every read is one interval of its channel (Ohm CSV): nothing can mismatch.
+            # Every read is one interval of its channel: nothing can mismatch.
             duration, mismatch = self.interval_s, None
         self.duration_s = duration
         if mismatch is not None:
