@@ -260,6 +260,7 @@ def _post_chunk(
                         line.memo[:200],
                     )
                 )
+        inline: tuple
         if first is None:
             inline = (None, None, None, None, "", "")
         else:
@@ -460,9 +461,12 @@ def _other_lines_json(gl_ids: list[int], others: list[int], amounts: np.ndarray)
     present = block != 0
     patterns = present @ (1 << np.arange(len(others), dtype=np.int64))
     texts: list[str] = [""] * n
-    for pattern in np.unique(patterns).tolist():
+    distinct = np.unique(patterns).tolist()
+    for pattern in distinct:
         slots = [k for k in range(len(others)) if pattern >> k & 1]
         template = "[" + ",".join(f"[{gl_ids[others[k]]},%d]" for k in slots) + "]"
+        if len(distinct) == 1:  # the usual case: every entry has the same lines
+            return [template % tuple(row) for row in block[:, slots].tolist()]
         rows = np.flatnonzero(patterns == pattern)
         values = block[np.ix_(rows, slots)].tolist()
         for i, row in zip(rows.tolist(), values, strict=True):
@@ -525,7 +529,18 @@ def _post_columns_chunk(
     inline_account: list = [None] * n
     inline_agreement: list = [None] * n
     extras = []
-    if receivable_slots:
+    if len(receivable_slots) == 1 and np.all(amounts[:, receivable_slots[0]]):
+        # The usual case: one receivable line in every entry, all inline.
+        slot = slots[receivable_slots[0]]
+        inline_cents = amounts[:, receivable_slots[0]].tolist()
+        inline_due = [
+            due if cents > 0 else None for due, cents in zip(dues, inline_cents, strict=True)
+        ]
+        inline_category = [slot.category] * n
+        inline_memo = [slot.memo] * n
+        inline_account = accounts
+        inline_agreement = agreements
+    elif receivable_slots:
         block = amounts[:, receivable_slots]
         present = block != 0
         first = np.argmax(present, axis=1)

@@ -58,10 +58,10 @@ class UnknownGLAccount(ValidationError):
 
 class EntryAlreadyReversed(ValidationError):
     def __init__(self, entry: JournalEntry):
+        reversal = entry.reversed_by
+        by = f" by entry {reversal.pk}" if reversal is not None else ""
         super().__init__(
-            {
-                "entry": f"Journal entry {entry.pk} was already reversed by entry {entry.reversed_by.pk}."
-            },
+            {"entry": f"Journal entry {entry.pk} was already reversed{by}."},
             code="already_reversed",
         )
 
@@ -195,7 +195,7 @@ def _write_lines(entry: JournalEntry, lines: list[Line]) -> None:
                 ReceivableExtra(
                     entry=entry,
                     position=position,
-                    account_id=line.account_id,
+                    account_id=line.account_id,  # type: ignore[misc]  # receivable: never None
                     service_agreement_id=line.agreement_id,
                     amount_cents=line.amount_cents,
                     effective_date=entry.effective_date,

@@ -569,9 +569,7 @@ def entry_detail(request, entry_id: int):
         "debit_total": sum(line.amount_cents for line in lines if line.amount_cents > 0),
         "credit_total": -sum(line.amount_cents for line in lines if line.amount_cents < 0),
         "reversed_by": reversed_by,
-        "accounts": sorted(
-            {line.account for line in lines if line.account is not None}, key=lambda a: a.number
-        ),
+        "accounts": sorted(accounts.values(), key=lambda a: a.number),
         "can_view_books": can_view_books(request.user),
     }
     return render(request, "console/books/entry.html", context)
