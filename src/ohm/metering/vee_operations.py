@@ -548,6 +548,10 @@ def _raise_items(
                 description += (
                     "\nA signal of possible unauthorized usage: investigate before billing."
                 )
+            description += (
+                "\nResolve it (accept, estimate or correct the reads) in the console under"
+                f" Meter data, or from meter {meter.serial}'s page."
+            )
             item = raise_work_item(
                 category_code=INVESTIGATION_CATEGORY if unauthorized else WORK_CATEGORY,
                 title=_exception_title(channel, finding.code, first, last),
