@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
+from django.tasks import task
 
 from ohm.core import audit
 from ohm.core.models import BatchChunk, BatchRun
@@ -332,3 +333,17 @@ def list_unfinished_runs(*, kind: str | None = None) -> Sequence[BatchRun]:
     if kind:
         runs = runs.filter(kind=kind)
     return list(runs.order_by("created_at", "id"))
+
+
+@task()
+def execute_batch_run(run_id: int) -> str:
+    """Run (or resume) a batch run on the task worker (``ohm db_worker``, started by ``ohm up``):
+    what the console enqueues. A worker killed mid-run leaves the run resumable; enqueueing it
+    again finishes it with every item processed exactly once."""
+    from ohm.core import clock
+
+    run = BatchRun.objects.get(pk=run_id)
+    if run.status in (BatchRun.Status.SUCCEEDED, BatchRun.Status.CANCELLED):
+        return run.status
+    run = execute_run(run, at=clock.now)
+    return f"{run.status}: {run.message}"

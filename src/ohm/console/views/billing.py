@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ohm.batch.batch_run_tasks import execute_batch_run
 from ohm.billing import calendar, operations, presentment, queries, runs
 from ohm.billing.models import Bill
 from ohm.console.views.auth import staff_required
@@ -96,7 +95,7 @@ def start_run(request):
     if run.status in (BatchRun.Status.SUCCEEDED, BatchRun.Status.CANCELLED):
         messages.info(request, f"Cycle {run.parameters['cycle']} for that read date already ran.")
     else:
-        execute_batch_run.enqueue(run.pk)
+        batchrun.execute_batch_run.enqueue(run.pk)
         messages.success(
             request,
             ("Resumed" if getattr(run, "resumed", False) else "Started")
@@ -140,7 +139,7 @@ def resume_run(request, run_id: int):
     if run.status in (BatchRun.Status.SUCCEEDED, BatchRun.Status.CANCELLED):
         messages.info(request, f"Run {run.pk} is {run.get_status_display().lower()}.")
     else:
-        execute_batch_run.enqueue(run.pk)
+        batchrun.execute_batch_run.enqueue(run.pk)
         messages.success(request, f"Run {run.pk} queued to resume.")
     return redirect("console:batch_run", run_id=run.pk)
 
