@@ -132,14 +132,27 @@ def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
         return {number: (pk, status, bool(cash_only)) for number, pk, status, cash_only in cursor}
 
 
+def _account_rows_by_id(ids: set[int]) -> dict[int, tuple[str, str, bool]]:
+    """id → (number, status, cash_only) for the ids that exist; one query."""
+    if not ids:
+        return {}
+    listed = sorted(ids)
+    if connection.vendor == "postgresql":
+        where, params = "id = ANY(%s)", [listed]
+    else:
+        where, params = "id IN (SELECT value FROM json_each(%s))", [json.dumps(listed)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, number, status, cash_only FROM {Account._meta.db_table} WHERE {where}",
+            params,
+        )
+        return {pk: (number, status, bool(cash_only)) for pk, number, status, cash_only in cursor}
+
+
 def _wanted_number(item: FileItem) -> tuple[str, str, str]:
     """(account number, how it was found, why not) from the item's scan line or number."""
     line = item.scan_line
-    if (
-        len(line) == scanline.SCAN_LINE_DIGITS
-        and line.isdigit()
-        and scanline.is_luhn_valid(line)
-    ):
+    if len(line) == scanline.SCAN_LINE_DIGITS and line.isdigit() and scanline.is_luhn_valid(line):
         # The common case, without building a ScanLine. The account's own check digit is
         # not checked again here: a number failing it matches no account, and the slow path
         # below (taken when nothing matches) names the misread.
@@ -304,18 +317,29 @@ def _actor(run: BatchRun):
     return run.actor if run.actor_id is not None else SystemActor(run.actor_label or "import")
 
 
-def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str, int]:
-    """One chunk, inside the BatchRun's chunk transaction: its payments, their journal entries
-    (set-based) and the import's counters. Keys posted before (an earlier file sent the same
-    bank item) are counted as duplicates, not posted again."""
-    params = run.parameters
-    channel = params["channel"]
-    effective_date = date.fromisoformat(params["effective_date"])
-    import_run_id = params["import_run"]
-    actor = _actor(run)
+def post_rows(
+    items: list[Row],
+    *,
+    channel: str,
+    effective_date: date,
+    actor,
+    at: datetime,
+    import_run_id: int | None,
+    description: str,
+    source: str,
+) -> tuple[list[Row], list[tuple[Row, int]]]:
+    """Post decided items set-based inside the caller's transaction; returns (posted rows,
+    (duplicate row, earlier payment id)). Keys posted before are not posted again.
+
+    One deposit entry for them all: the channel's cash clearing debited with the total, each
+    payment's account (or suspense) credited on its own line — a third of the rows of an
+    entry per payment, and every customer's statement still shows its own payment.
+    """
     already = _posted_keys(channel, [row[1] for row in items])
     fresh = [row for row in items if row[1] not in already]
     duplicates = [(row, already[row[1]]) for row in items if row[1] in already]
+    if not fresh:
+        return fresh, duplicates
     values = _Rows()
     received = values.moment(at)
     day = values.day(effective_date)
@@ -323,10 +347,7 @@ def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str,
     rows = []
     credits = []
     total = 0
-    # One deposit entry per chunk: the channel's cash clearing debited with the chunk's total,
-    # each payment's account (or suspense) credited on its own line. A third of the rows of an
-    # entry per payment, and every customer's statement still shows its own payment.
-    entry_key = f"payment-batch:{channel}:{fresh[0][1]}" if fresh else ""
+    entry_key = f"payment-batch:{channel}:{fresh[0][1]}"
     for _line, key, cents, tender, reference, payer, account_id, reason, stated in fresh:
         memo = f"{reference or payer} {key}"[:200]
         if account_id:
@@ -357,22 +378,38 @@ def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str,
                 label,
             )
         )
-    if fresh:
-        spec = EntrySpec(
-            kind=BATCH_ENTRY_KIND,
-            effective_date=effective_date,
-            idempotency_key=entry_key,
-            description=f"{_CHANNEL_TITLES[channel]} deposit: {len(fresh)} payments "
-            f"({params.get('file', '')})"[:200],
-            lines=[
-                LineSpec(CLEARING_ROLE[channel], total, memo=f"import {import_run_id}"),
-                *credits,
-            ],
-            reason_code="payment",
-            source=f"import:{import_run_id}",
-        )
-        post_entries_batch([spec], actor=actor, at=at, source=f"import:{import_run_id}")
-        insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
+    spec = EntrySpec(
+        kind=BATCH_ENTRY_KIND,
+        effective_date=effective_date,
+        idempotency_key=entry_key,
+        description=f"{_CHANNEL_TITLES[channel]} deposit: {len(fresh)} payments ({description})"[
+            :200
+        ],
+        lines=[LineSpec(CLEARING_ROLE[channel], total, memo=source), *credits],
+        reason_code="payment",
+        source=source,
+    )
+    post_entries_batch([spec], actor=actor, at=at, source=source)
+    insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
+    return fresh, duplicates
+
+
+def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str, int]:
+    """One chunk, inside the BatchRun's chunk transaction: its payments, their deposit entry
+    and the import's counters. Keys posted before (an earlier file sent the same bank item)
+    are counted as duplicates, not posted again."""
+    params = run.parameters
+    import_run_id = params["import_run"]
+    fresh, duplicates = post_rows(
+        items,
+        channel=params["channel"],
+        effective_date=date.fromisoformat(params["effective_date"]),
+        actor=_actor(run),
+        at=at,
+        import_run_id=import_run_id,
+        description=params.get("file", ""),
+        source=f"import:{import_run_id}",
+    )
     counts = {
         "posted_count": sum(1 for row in fresh if row[6]),
         "posted_cents": sum(row[2] for row in fresh if row[6]),
