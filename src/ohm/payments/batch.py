@@ -81,7 +81,7 @@ def post_payments_batch(
             )
         check_tender(tender=payment.tender, channel=channel)
     accounts = _account_rows_by_id({p.account_id for p in payments if p.account_id is not None})
-    rows = []
+    rows: list[list] = []
     for index, payment in enumerate(payments, start=1):
         account_id, reason = payment.account_id, ""
         row = accounts.get(account_id) if account_id is not None else None
@@ -122,7 +122,7 @@ def post_payments_batch(
         duplicates=len(duplicates),
         total_cents=sum(r[2] for r in fresh),
     )
-    result.payment_ids = _posted_keys(channel, [r[1] for r in rows])
+    result.payment_ids = _posted_keys(channel, [str(r[1]) for r in rows])
     if result.unapplied:
         workqueue.raise_work_item(
             category_code=UNAPPLIED_CATEGORY,

@@ -137,6 +137,7 @@ def _account_rows_by_id(ids: set[int]) -> dict[int, tuple[str, str, bool]]:
     if not ids:
         return {}
     listed = sorted(ids)
+    params: list
     if connection.vendor == "postgresql":
         where, params = "id = ANY(%s)", [listed]
     else:
