@@ -234,6 +234,11 @@ def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
     return level, zero_run
 
 
+def _moved(finding: vee.Finding, rows: np.ndarray) -> vee.Finding:
+    """A finding on a subset of rows, renumbered to the block's row."""
+    return vee.Finding(finding.code, int(rows[finding.row]), finding.message, finding.intervals)
+
+
 @dataclass(frozen=True)
 class CheckedBlock:
     block: DayBlock
@@ -297,31 +302,37 @@ def check_block(block: DayBlock, *, facts: ChannelFacts | None = None) -> Checke
         )
     ]
     found += [("negative", f) for f in vee.find_negative(values, flags, applies=channels.energy)]
+    # Zero runs and gaps are looked for only in the rows that have a zero or a gap (few).
+    suspect = np.flatnonzero(zero.any(axis=1) & channels.occupied & channels.energy)
     found += [
-        ("zero_run", f)
+        ("zero_run", _moved(f, suspect))
         for f in vee.find_zero_runs(
-            values,
-            flags,
-            occupied=channels.occupied & channels.energy,
-            min_intervals=(channels.zero_run_hours * 60 // minutes).astype(np.int64),
-            carried=before_zero,
+            values[suspect],
+            flags[suspect],
+            occupied=True,
+            min_intervals=(channels.zero_run_hours[suspect] * 60 // minutes).astype(np.int64),
+            carried=before_zero[suspect],
         )
     ]
     # A gap is a missing interval inside what the import covers: a file that starts at noon
     # leaves the morning missing, and that is no gap.
     present = flags != vee.MISSING
+    gappy = np.flatnonzero(~present.all(axis=1))
+    present = present[gappy]
     anywhere = present.any(axis=1)
     first = np.where(anywhere, np.argmax(present, axis=1), n)
     last = np.where(anywhere, n - 1 - np.argmax(present[:, ::-1], axis=1), -1)
     continued = np.zeros(rows, dtype=bool)
     continued[:-1] = follows[1:]
     position = np.arange(n)
-    inside = ((position > first[:, np.newaxis]) | follows[:, np.newaxis]) & (
-        (position < last[:, np.newaxis]) | continued[:, np.newaxis]
+    inside = ((position > first[:, np.newaxis]) | follows[gappy, np.newaxis]) & (
+        (position < last[:, np.newaxis]) | continued[gappy, np.newaxis]
     )
     found += [
-        ("gap", f)
-        for f in vee.find_gaps(np.where(inside, flags, vee.ACTUAL), code=vee.Reason.UNESTIMATED_GAP)
+        ("gap", _moved(f, gappy))
+        for f in vee.find_gaps(
+            np.where(inside, flags[gappy], vee.ACTUAL), code=vee.Reason.UNESTIMATED_GAP
+        )
     ]
     findings = [
         DayFinding(

@@ -777,7 +777,9 @@ def _store_days(
             a, b = int(bounds[lo]), int(bounds[hi])
             rows = hi - lo
             # Row of each read in the chunk, then its cell in the flattened matrices.
-            cell = np.cumsum(new_row[a:b], dtype=np.int32 if rows * n < 2**31 else np.int64)
+            cell: np.ndarray = np.cumsum(
+                new_row[a:b], dtype=np.dtype(np.int32 if rows * n < 2**31 else np.int64)
+            )
             cell -= 1
             cell *= n
             cell += slot[a:b]
