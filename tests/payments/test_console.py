@@ -106,6 +106,19 @@ class TestCashierDay:
         assert owing.formatted_number.encode() in response.content
         assert b"due=20000" in response.content
 
+    def test_enter_on_a_scanned_stub_opens_the_payment_form_with_the_amount_due(
+        self, client, cashier, owing, drawer
+    ):
+        client.force_login(cashier)
+        line = build_scan_line(account_number=owing.number, amount_due_cents=200_00)
+
+        response = client.get("/console/cashier/", {"q": line})
+        form = client.get(response["Location"])
+
+        assert response.status_code == 302
+        assert f"account={owing.number}&due=20000" in response["Location"]
+        assert b'value="200.00"' in form.content
+
     def test_a_cash_only_account_cannot_pay_by_check(self, client, cashier, owing, drawer):
         owing.cash_only = True
         owing.save()

@@ -254,6 +254,16 @@ def cashier(request):
     account = None
     lookup = queries.Lookup([])
     number = request.GET.get("account") or request.POST.get("account") or ""
+    typed = request.GET.get("q", "").strip()
+    if typed and not number:
+        # Enter in the lookup box (a scanned stub, a typed number): one account found goes
+        # straight to the payment form, with the stub's amount due filled in.
+        lookup = queries.lookup_accounts(typed)
+        if len(lookup.accounts) == 1:
+            url = f"{reverse('console:cashier')}?account={lookup.accounts[0].number}"
+            if lookup.amount_due_cents is not None:
+                url += f"&due={lookup.amount_due_cents}"
+            return redirect(url)
     if number:
         try:
             account = _account_by_number(number)
