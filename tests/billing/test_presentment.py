@@ -93,3 +93,25 @@ class TestDelivery:
             [paper, paperless], scan_line=build_scan_line, out_dir=tmp_path, at=at, actor=ACTOR
         )
         assert (again.emailed, again.printed) == (0, 0)
+
+
+@pytest.mark.django_db
+class TestRebillDocument:
+    def test_a_rebill_shows_what_changed(self, supervisor):
+        acct = served_with_rate()
+        channel = delivered_channel(acct)
+        store_local_days(channel, date(2026, 3, 1), date(2026, 4, 1), kwh=2.0)
+        (bill,) = operations.bill_accounts(
+            account_ids=[acct.pk], dates=APRIL, at=AT, actor=ACTOR
+        ).bills
+        store_local_days(channel, date(2026, 3, 1), date(2026, 4, 1), kwh=1.0)
+        later = datetime(2026, 4, 6, 17, 0, tzinfo=UTC)
+        new = operations.rebill(bill=bill, actor=supervisor, at=later, reason="Reads corrected")
+
+        ((_, data),) = presentment.documents(
+            [Bill.objects.select_related("account").get(pk=new.pk)], scan_line=build_scan_line
+        )
+
+        changed = {row["description"]: row["change"] for row in data["changes"]}
+        assert changed["Energy, period 1, tier 1"] == "-$73.40"
+        assert any("replaces bill" in message for message in data["messages"])

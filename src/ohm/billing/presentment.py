@@ -80,6 +80,7 @@ LABELS = {
         "usage": "Usage",
         "estimated": "estimated",
         "max_demand": "Maximum demand",
+        "no_change": "No charge changed from the bill this one replaces.",
     },
     "es": {
         "title": "Factura de electricidad",
@@ -110,6 +111,7 @@ LABELS = {
         "usage": "Consumo",
         "estimated": "estimado",
         "max_demand": "Demanda máxima",
+        "no_change": "Ningún cargo cambió respecto de la factura que esta reemplaza.",
     },
 }
 
@@ -321,6 +323,10 @@ def bill_data(
                         "change": format_cents(after[name] - before[name]),
                     }
                 )
+        if not changes:
+            changes.append(
+                {"description": labels["no_change"], "before": "", "after": "", "change": "$0.00"}
+            )
     return {
         "language": language,
         "labels": labels,
@@ -489,6 +495,7 @@ def deliver_bills(
     actor,
     portal_url: str = "",
     batch_name: str = "bills",
+    email_connection=None,
 ) -> Delivered:
     """Email paperless customers their bill (PDF attached, with the portal link) and put the
     others into one print file for the print vendor (each bill starts a new page; its footer
@@ -520,6 +527,7 @@ def deliver_bills(
                 subject=f"{settings.UTILITY_NAME}: {labels['bill'].lower()} {bill.number}",
                 body=body,
                 to=[party.email],
+                connection=email_connection,
             )
             message.attach(f"bill-{bill.number}.pdf", render_pdf(data), "application/pdf")
             message.send()

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.core.mail import get_connection
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ohm.batch.progress import ProgressBar
@@ -64,6 +65,11 @@ class Command(BaseCommand):
         deliver.add_argument("--cycle", type=int, required=True)
         deliver.add_argument("--as-of", type=_date)
         deliver.add_argument("--out-dir", required=True)
+        deliver.add_argument(
+            "--email-backend",
+            help="Django email backend for e-bills, e.g. django.core.mail.backends.console."
+            "EmailBackend in the demo (default: the configured one)",
+        )
 
         cal = sub.add_parser("calendar", help="A cycle's read, bill and due dates for a year.")
         cal.add_argument("--cycle", type=int, required=True)
@@ -130,6 +136,9 @@ class Command(BaseCommand):
             at=at,
             actor=_actor(),
             batch_name=f"cycle{dates.cycle:02d}-{dates.read_date.isoformat()}",
+            email_connection=get_connection(options["email_backend"])
+            if options["email_backend"]
+            else None,
         )
         self.stdout.write(
             f"{done.emailed} e-bills sent, {done.printed} bills in "
