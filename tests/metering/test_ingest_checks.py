@@ -204,3 +204,23 @@ class TestZeroRuns:
         assert np.isfinite(
             IntervalDay.objects.filter(channel__meter__serial="Z2").latest("day").vee_zero_run
         )
+
+
+@pytest.mark.django_db
+class TestChannelOrder:
+    def test_meters_whose_serials_sort_against_their_ids_are_checked(self, tmp_path):
+        # given meters registered in the opposite order to their serials
+        meter("ZZ9", minutes=15)
+        meter("AA1", minutes=15)
+        text = (
+            HEADER
+            + quarter_hours("ZZ9", DAY1, [0.3] * 96, skip={9})
+            + quarter_hours("AA1", DAY1, [0.3] * 96, skip={20})
+        )
+
+        result = run(write(tmp_path, "o.csv", text))
+
+        assert sorted((f.meter_serial, f.intervals) for f in result.vee_findings) == [
+            ("AA1", (20,)),
+            ("ZZ9", (9,)),
+        ]

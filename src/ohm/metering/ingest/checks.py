@@ -128,7 +128,7 @@ class ChannelFacts:
 def channel_facts(rows: list[tuple]) -> ChannelFacts:
     """Facts from rows ``(serial, channel id, number, measure, minutes, multiplier,
     premise type, service point status, energized)``; rows without a channel are skipped."""
-    rows = sorted(r for r in rows if r[1] is not None)
+    rows = sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])  # by channel id
     # A handful of distinct (premise type, CT-metered) pairs: the class rules once each.
     classes: dict[tuple, VeeRules] = {}
     rules = []
