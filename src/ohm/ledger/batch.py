@@ -505,7 +505,9 @@ def _post_columns_chunk(
     amounts = columns.amounts[index].astype(np.int64, copy=False)
     n = len(rows)
     day = writer.day
-    days = [day(on) for on in dates]
+    # Dates rendered once per distinct day, then looked up (a batch has few days).
+    rendered = {on: day(on) for on in set(dates)}
+    days = list(map(rendered.__getitem__, dates))
     entry_ids = writer.next_ids(ENTRY_TABLE, n)
     repeat = itertools.repeat
 
@@ -514,11 +516,16 @@ def _post_columns_chunk(
             return [default] * n
         if isinstance(values, str):
             return [values] * n
+        if n == stop - start:  # nothing replayed: the chunk's slice as it is
+            return list(values[start:stop])
         return [values[i] for i in rows]
 
     accounts = column(columns.account_ids)
     agreements = column(columns.agreement_ids)
-    dues = [day(on) if on is not None else None for on in column(columns.due_dates)]
+    due_dates = column(columns.due_dates)
+    rendered_dues = {on: day(on) for on in set(due_dates)}
+    rendered_dues[None] = None
+    dues = list(map(rendered_dues.__getitem__, due_dates))
     slots = columns.slots
 
     # The first receivable line of each entry goes inline, any further ones into extras.
@@ -575,7 +582,8 @@ def _post_columns_chunk(
     others = [j for j in range(len(slots)) if j not in receivable_slots]
     other_lines = _other_lines_json(gl_ids, others, amounts)
     descriptions = column(columns.descriptions)
-    descriptions = [text[:200] for text in descriptions]
+    if any(len(text) > 200 for text in set(descriptions)):
+        descriptions = [text[:200] for text in descriptions]
     actor_id = actor_fields["actor"].pk if actor_fields["actor"] is not None else None
     entries = list(
         zip(
@@ -585,7 +593,7 @@ def _post_columns_chunk(
             repeat(writer.moment(at)),
             descriptions,
             repeat(columns.reason_code),
-            [columns.keys[i] for i in rows],
+            keys if len(rows) == len(keys) else [columns.keys[i] for i in rows],
             repeat(None),
             repeat(actor_id),
             repeat(actor_fields["actor_label"]),
@@ -602,10 +610,10 @@ def _post_columns_chunk(
     )
     # GL totals per day and GL account, summed with numpy.
     totals: dict[tuple[object, int], list[int]] = {}
-    day_index: dict[object, int] = {}
-    codes = np.fromiter((day_index.setdefault(d, len(day_index)) for d in days), np.int64, n)
+    day_index = {d: code for code, d in enumerate(set(days))}
+    codes = np.array(list(map(day_index.__getitem__, days))) if len(day_index) > 1 else None
     for d, code in day_index.items():
-        block = amounts[codes == code] if len(day_index) > 1 else amounts
+        block = amounts if codes is None else amounts[codes == code]
         positive = np.where(block > 0, block, 0).sum(axis=0).tolist()
         negative = np.where(block < 0, -block, 0).sum(axis=0).tolist()
         count = np.count_nonzero(block, axis=0).tolist()
