@@ -391,8 +391,22 @@ def post_rows(
         source=source,
     )
     post_entries_batch([spec], actor=actor, at=at, source=source)
-    insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
+    _insert_payments(rows)
     return fresh, duplicates
+
+
+def _insert_payments(rows: list[tuple]) -> None:
+    """Payment rows set-based. On SQLite one prepared INSERT run straight on the driver:
+    Django's cursor wrapper would rewrite every row's parameters for its ``%s`` style."""
+    if connection.vendor != "sqlite":
+        insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
+        return
+    columns = ", ".join(connection.ops.quote_name(c) for c in PAYMENT_COLUMNS)
+    placeholders = ", ".join("?" * len(PAYMENT_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.cursor.executemany(
+            f"INSERT INTO {Payment._meta.db_table} ({columns}) VALUES ({placeholders})", rows
+        )
 
 
 def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str, int]:

@@ -189,9 +189,6 @@ class Payment(models.Model):
             models.Index(
                 fields=["processor_ref"], condition=~Q(processor_ref=""), name="payment_card_ref"
             ),
-            models.Index(
-                fields=["import_run"], condition=Q(import_run__isnull=False), name="payment_run"
-            ),
         ]
         permissions = [
             ("take_payment", "Take payments (cashier screen, card, check)"),
