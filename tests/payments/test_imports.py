@@ -326,3 +326,4 @@ class TestRealBai2Samples:
 
         assert again.replayed
         assert Payment.objects.count() == 2
+        assert [note.split(":")[0] for note in again.run.notes] == ["line 7", "line 16"]

@@ -98,6 +98,9 @@ def parse_bai2(text: str, *, currency: str = "USD") -> ParsedFile:
     except (ParsingException, NotSupportedYetException, ValueError, StopIteration) as exc:
         raise FileRefused([f"The file is not valid BAI2: {exc or type(exc).__name__}"]) from exc
     parsed = ParsedFile(format="bai2", deposit_date=None)
+    # The package keeps no line numbers; its details come in file order, so the n-th detail
+    # is the n-th "16" record.
+    detail_lines = iter([number for number, record in records if record.startswith("16,")])
     seen: dict[str, str] = {}
     errors = []
     for group_number, group in enumerate(parsed_file.children, start=1):
@@ -110,9 +113,12 @@ def parse_bai2(text: str, *, currency: str = "USD") -> ParsedFile:
             bank_account = (account.header.customer_account_number or "").strip()
             account_currency = (account.header.currency or group_currency).upper()
             for position, detail in enumerate(account.children, start=1):
+                line = next(detail_lines, 0)
                 cents = int(detail.amount or 0)
                 code = detail.type_code.code if detail.type_code else ""
-                where = f"group {group_number}, account {bank_account}, detail {position}"
+                where = (
+                    f"line {line}: group {group_number}, account {bank_account}, detail {position}"
+                )
                 if detail.type_code is None or detail.type_code.transaction != (
                     TypeCodeTransaction.credit
                 ):
@@ -126,7 +132,7 @@ def parse_bai2(text: str, *, currency: str = "USD") -> ParsedFile:
                     )
                     continue
                 if cents <= 0:
-                    parsed.skipped.append((position, cents, f"{where}: a credit of zero"))
+                    parsed.skipped.append((line, cents, f"{where}: a credit of zero"))
                     continue
                 bank_ref = (detail.bank_reference or "").strip()
                 customer_ref = (detail.customer_reference or "").strip()
@@ -141,7 +147,7 @@ def parse_bai2(text: str, *, currency: str = "USD") -> ParsedFile:
                 digits = re.sub(r"[\s\-]", "", customer_ref)
                 parsed.items.append(
                     FileItem(
-                        line=position,
+                        line=line,
                         key=key[:150],
                         amount_cents=cents,
                         tender="ach" if code in ACH_CREDIT_CODES else "check",
