@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "ohm.console.middleware.UtilityTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "ohm.urls"
