@@ -35,7 +35,7 @@ from ohm.customers.models import Account
 from ohm.ledger import operations as ledger
 from ohm.ledger.batch import post_entries_batch
 from ohm.ledger.models import Category, JournalEntry
-from ohm.ledger.queries import list_statement
+from ohm.ledger.queries import list_account_activity
 from ohm.metering.usage import TouSchedule
 from ohm.rates import calc
 from ohm.rates import queries as rates
@@ -452,6 +452,16 @@ def bill_accounts(
     ids = sorted(by_account)
     history = _history(ids, dates.read_date)
     last_bill = _previous_bill_dates(ids)
+    # Each account's summary since its last bill, for the whole chunk in two queries.
+    activity = list_account_activity(
+        {
+            account_id: (
+                last_bill[account_id] + timedelta(days=1) if last_bill.get(account_id) else None,
+                dates.bill_date,
+            )
+            for account_id in ids
+        }
+    )
     rules = active_rules()
     numbers = iter(identifiers.next_numbers("bill", prefix="B", width=9, count=len(ids)))
 
@@ -483,15 +493,10 @@ def bill_accounts(
             is_estimated=is_estimated,
             rules=rules,
         )
-        previous_date = last_bill.get(account_id)
-        opening, rows = list_statement(
-            account_id=account_id,
-            start_date=previous_date + timedelta(days=1) if previous_date else None,
-            end_date=dates.bill_date,
-        )
+        since = activity[account_id]
         summary = compose.summarize(
-            opening_cents=opening,
-            activity=[(row.kind, row.amount_cents) for row in rows],
+            opening_cents=since.opening_cents,
+            activity=list(since.by_kind.items()),
             new_charges_cents=charges,
         )
         first = any(s.start_date == s.agreement["start_date"] for s in mine)

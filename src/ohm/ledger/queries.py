@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -293,3 +294,57 @@ def list_entry_lines(entry: JournalEntry) -> list[EntryLine]:
 def entry_touches_account(entry: JournalEntry, *, account_id: int) -> bool:
     """Whether one of the entry's receivable lines is the customer's."""
     return Receivable.objects.filter(entry=entry, account_id=account_id).exists()
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A customer's balance before a window and what each kind of entry did within it."""
+
+    opening_cents: int
+    by_kind: dict[str, int]
+
+
+def list_account_activity(
+    windows: dict[int, tuple[date | None, date]],
+) -> dict[int, Activity]:
+    """For many accounts at once (a bill run's chunk): account id → (balance before its
+    window's start, receivable cents per entry kind in ``[start, end]``). A ``None`` start
+    means from the beginning. The same figures as ``list_statement``, in two queries."""
+    if not windows:
+        return {}
+    day = connection.ops.adapt_datefield_value
+    ids = list(windows)
+    starts = [day(start) if start is not None else None for start, _ in windows.values()]
+    ends = [day(end) for _, end in windows.values()]
+    if connection.vendor == "postgresql":
+        table = "(SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS w(account_id, start, stop))"
+        params: list = [ids, starts, ends]
+    else:
+        table = (
+            "(SELECT json_extract(value, '$[0]') AS account_id, json_extract(value, '$[1]') AS start,"
+            " json_extract(value, '$[2]') AS stop FROM json_each(%s))"
+        )
+        params = [json.dumps([[a, s, e] for a, s, e in zip(ids, starts, ends, strict=True)])]
+    result = {account_id: Activity(0, {}) for account_id in ids}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.account_id, SUM(r.amount_cents) FROM {_RECEIVABLE} r "
+            f"JOIN {table} w ON r.account_id = w.account_id "
+            "WHERE w.start IS NOT NULL AND r.effective_date < w.start GROUP BY r.account_id",
+            params,
+        )
+        opening = {int(account_id): int(total) for account_id, total in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT r.account_id, e.kind, SUM(r.amount_cents) FROM {_RECEIVABLE} r "
+            f"JOIN {table} w ON r.account_id = w.account_id "
+            f"JOIN {JournalEntry._meta.db_table} e ON e.id = r.entry_id "
+            "WHERE (w.start IS NULL OR r.effective_date >= w.start) AND r.effective_date <= w.stop "
+            "GROUP BY r.account_id, e.kind",
+            params,
+        )
+        kinds: dict[int, dict[str, int]] = {}
+        for account_id, kind, total in cursor.fetchall():
+            kinds.setdefault(int(account_id), {})[kind] = int(total)
+    for account_id in ids:
+        result[account_id] = Activity(opening.get(account_id, 0), kinds.get(account_id, {}))
+    return result

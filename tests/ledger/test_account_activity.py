@@ -1,0 +1,56 @@
+"""Many accounts' summaries at once agree with each account's statement."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ohm.ledger import operations, queries
+from ohm.ledger.operations import EntrySpec, LineSpec
+from tests.factories import SYSTEM, make_account
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def post(account, key, kind, cents, on):
+    gl = "revenue_energy" if cents > 0 else "cash_cashier"
+    operations.post_entry(
+        EntrySpec(
+            kind,
+            on,
+            key,
+            kind,
+            [LineSpec("receivables", cents, account.pk, due_date=on), LineSpec(gl, -cents)],
+        ),
+        actor=SYSTEM,
+        at=AT,
+    )
+
+
+@pytest.mark.django_db
+def test_opening_balance_and_kinds_match_the_statement():
+    first, second, quiet = make_account(), make_account(), make_account()
+    post(first, "b1", "bill", 10_000, date(2026, 1, 5))
+    post(first, "p1", "payment", -4_000, date(2026, 1, 20))
+    post(first, "b2", "bill", 9_000, date(2026, 2, 5))
+    post(first, "p2", "payment", -9_000, date(2026, 2, 15))
+    post(first, "f1", "fee", 500, date(2026, 2, 20))
+    post(first, "later", "bill", 7_000, date(2026, 3, 20))
+    post(second, "b3", "bill", 3_000, date(2026, 2, 1))
+    windows = {
+        first.pk: (date(2026, 2, 6), date(2026, 3, 5)),
+        second.pk: (None, date(2026, 3, 5)),
+        quiet.pk: (date(2026, 2, 6), date(2026, 3, 5)),
+    }
+
+    activity = queries.list_account_activity(windows)
+
+    for account_id, (start, end) in windows.items():
+        opening, rows = queries.list_statement(
+            account_id=account_id, start_date=start, end_date=end
+        )
+        kinds: dict[str, int] = {}
+        for row in rows:
+            kinds[row.kind] = kinds.get(row.kind, 0) + row.amount_cents
+        assert activity[account_id] == queries.Activity(opening, kinds)
+    assert activity[first.pk] == queries.Activity(15_000, {"payment": -9_000, "fee": 500})
+    assert activity[quiet.pk] == queries.Activity(0, {})
