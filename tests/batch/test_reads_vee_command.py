@@ -69,10 +69,11 @@ class TestVeeAfterImport:
 
     def test_raises_a_work_item_once_for_what_it_cannot_settle(self, tmp_path):
         meter("V2")
-        path = write(tmp_path, "v.csv", a_day("V2", spike_at=20, days=2))
+        # The second day's spike: the first day is the history it is judged against.
+        path = write(tmp_path, "v.csv", a_day("V2", spike_at=44, days=3))
 
         out = reads("import", str(path), "--format", "csv")
-        again = reads("vee", "--meter", "v2", "--start", "2026-03-10", "--end", "2026-03-11")
+        again = reads("vee", "--meter", "v2", "--start", "2026-03-10", "--end", "2026-03-12")
 
         assert "exceptions raised    1" in out
         assert "spike" in out
@@ -80,6 +81,69 @@ class TestVeeAfterImport:
         assert "exceptions raised    0" in again
         assert "already raised       1" in again
         assert WorkItem.objects.filter(category__code="meter_exception").count() == 1
+
+    def test_only_channels_with_findings_or_gaps_go_through_vee_and_each_item_is_raised_once(
+        self, tmp_path, monkeypatch
+    ):
+        from ohm.batch.management.commands import reads as command
+
+        looked_at: list[str] = []
+        real = command.run_vee
+
+        def spy(*, channels, **options):
+            looked_at.extend(c.meter.serial for c in channels)
+            return real(channels=channels, **options)
+
+        monkeypatch.setattr(command, "run_vee", spy)
+        for serial in ("N1", "N2", "N3", "N4"):
+            meter(serial)
+        body = "".join(
+            a_day(serial, days=2, **problem).removeprefix(HEADER)
+            for serial, problem in (
+                ("N1", {}),
+                ("N2", {"spike_at": 44}),
+                ("N3", {}),
+                ("N4", {"skip": (30,)}),
+            )
+        )
+        path = write(tmp_path, "n.csv", HEADER + body)
+
+        out = reads("import", str(path), "--format", "csv")
+        first_run = sorted(looked_at)
+        looked_at.clear()
+        again = reads("import", str(path), "--format", "csv", "--reprocess")
+
+        assert first_run == ["N2", "N4"]  # the spike, and the gap (estimated)
+        assert "VEE at import: 4 channels checked, 2 with findings or gaps" in out
+        assert "VEE: 4 channel-days checked on 2 channels" in out
+        assert "exceptions raised    1" in out
+        assert "spike" in out
+        assert "vee_spike" in out  # the import found it too
+        assert "already raised" not in out  # found by both passes, raised once, not "again"
+        # Imported again: N4's gap is stored estimated now; N2's spike is found again.
+        assert looked_at == ["N2"]
+        assert "exceptions raised    0" in again
+        assert "already raised       1" in again
+        (item,) = WorkItem.objects.filter(category__code="meter_exception")
+        assert "N2" in item.title
+        assert estimated_hours() == []  # hour 30 is on 2026-03-11
+        row = IntervalDay.objects.get(is_current=True, day="2026-03-11", channel__meter__serial="N4")
+        assert row.source.startswith("vee")
+
+    def test_a_clean_file_goes_through_no_vee_after_the_import(self, tmp_path, monkeypatch):
+        from ohm.batch.management.commands import reads as command
+
+        def refuse(**options):
+            raise AssertionError("run_vee called for a clean file")
+
+        monkeypatch.setattr(command, "run_vee", refuse)
+        meter("C1")
+
+        out = reads("import", str(write(tmp_path, "c.csv", a_day("C1", days=2))), "--format", "csv")
+
+        assert "VEE at import: 1 channels checked, 0 with findings or gaps" in out
+        assert "exceptions raised    0" in out
+        assert not WorkItem.objects.exists()
 
     def test_can_be_left_for_later(self, tmp_path):
         meter("V3")

@@ -23,7 +23,7 @@ only the meter and those two rules judge by the service point alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +40,7 @@ from ohm.core.localtime import localdate, to_local
 from ohm.core.models import AuditEvent
 from ohm.customers.models import Account
 from ohm.metering import vee
+from ohm.metering.ingest.checks import DayFinding
 from ohm.metering.models import (
     MeterChannel,
     MeterEvent,
@@ -522,6 +523,10 @@ def _raise_items(
             Account.objects.filter(pk=account_id).values_list("number", flat=True).first() or ""
         )
     known = _known_exceptions({f.channel.pk for f in findings})
+    # Day ranges handled by this call (raised, or found to be known): a second finding of the
+    # same exception in one run (the import's checks and the run's own) is neither raised
+    # again nor counted as found again.
+    handled: dict[tuple[int, str], list[tuple[date, date]]] = {}
     raised, skipped = [], 0
     for finding in findings:
         channel, meter = finding.channel, finding.channel.meter
@@ -532,11 +537,13 @@ def _raise_items(
                 minutes = channel.interval_minutes or 60
                 count = sum(int((b - a).total_seconds() // (minutes * 60)) for a, b in runs)
                 message += f"; {count} of those intervals fall on these days"
-            ranges = known.setdefault((channel.pk, finding.code), [])
-            if any(a <= last and first <= b for a, b in ranges):
+            done = handled.setdefault((channel.pk, finding.code), [])
+            if any(a <= last and first <= b for a, b in done):
+                continue
+            done.append((first, last))
+            if any(a <= last and first <= b for a, b in known.get((channel.pk, finding.code), [])):
                 skipped += 1
                 continue
-            ranges.append((first, last))
             unauthorized = finding.code in UNAUTHORIZED_RULES
             description = (
                 f"{message}.\n"
@@ -586,6 +593,55 @@ def _raise_items(
             )
             raised.append(VeeException.from_event(item, event.after or {}))
     return raised, skipped
+
+
+#: Days of an import's findings named in the message of the exception they make.
+_DAYS_NAMED = 3
+
+
+def findings_from_import(
+    findings: Iterable[DayFinding], channels: Mapping[int, MeterChannel]
+) -> dict[int, list[ChannelFinding]]:
+    """The import's checks' findings (``ImportResult.vee_findings``: one per rule and UTC
+    channel-day, the intervals at fault as positions in that day) in ``run_vee``'s terms: one
+    finding per channel and rule over all the days, its runs the intervals at fault (a run
+    across midnight stays one run; a finding about a day as a whole runs the whole day).
+    By channel id; findings on a channel not in ``channels`` are left out."""
+    by_rule: dict[tuple[int, str], list[DayFinding]] = {}
+    for finding in findings:
+        if finding.channel_id in channels:
+            by_rule.setdefault((finding.channel_id, finding.code), []).append(finding)
+    located: dict[int, list[ChannelFinding]] = {}
+    for (channel_id, code), days in sorted(by_rule.items()):
+        days.sort(key=lambda f: f.day)
+        runs: list[tuple[datetime, datetime]] = []
+        for finding in days:
+            midnight = datetime(finding.day.year, finding.day.month, finding.day.day, tzinfo=UTC)
+            minutes = finding.interval_minutes
+            if finding.intervals:
+                starts = np.datetime64(midnight.replace(tzinfo=None), "m") + np.arange(
+                    intervals_per_day(minutes)
+                ) * np.timedelta64(minutes, "m")
+                parts = _positions_to_runs(starts, finding.intervals, minutes)
+            else:
+                parts = ((midnight, midnight + timedelta(days=1)),)
+            for start, end in parts:
+                if runs and runs[-1][1] == start:
+                    runs[-1] = (runs[-1][0], end)
+                else:
+                    runs.append((start, end))
+        if len(days) == 1:
+            message = days[0].message
+        else:
+            message = "; ".join(f"{f.day:%Y-%m-%d} (UTC): {f.message}" for f in days[:_DAYS_NAMED])
+            if len(days) > _DAYS_NAMED:
+                message += f"; and {len(days) - _DAYS_NAMED} more days"
+        located.setdefault(channel_id, []).append(
+            ChannelFinding(
+                channels[channel_id], code, message, runs[0][0], runs[-1][1], tuple(runs)
+            )
+        )
+    return located
 
 
 def _event_findings(
@@ -642,12 +698,18 @@ def run_vee(
     account_lookup: AccountLookup | None = None,
     rules: VeeRules | None = None,
     progress: Progress | None = None,
+    imported: Mapping[int, Sequence[ChannelFinding]] | None = None,
 ) -> VeeReport:
     """Validate and estimate the intervals of ``channels`` over the UTC days covering
     ``[start_at, end_at)``, estimating and reporting only the intervals inside it (the rest
     of those days, and 35 days before, are context); write estimates as new versions
     (``source="vee"``) and raise a work item for each exception a person must resolve.
     ``rules`` overrides the meter class's.
+
+    ``imported`` (by channel id, from ``findings_from_import``) are what an import's own
+    checks found on these channels: raised with the run's findings, an exception both found
+    raised once. Not its gaps (the run estimates what it can and raises what is left), nor its
+    zero runs where ``account_lookup`` says nobody is served (the premise is vacant).
 
     Each channel commits on its own, so a long run stopped half way keeps what it finished and
     a rerun changes nothing that is already right."""
@@ -697,6 +759,12 @@ def run_vee(
                     context.events.get(meter.pk, []),
                     net_metered=meter.pk in context.net_metered,
                 )
+            findings += [
+                f
+                for f in (imported or {}).get(channel.pk, ())
+                if f.code != vee.Reason.UNESTIMATED_GAP
+                and not (f.code == vee.Reason.ZERO_RUN and occupied is False)
+            ]
             if vectors:
                 save_interval_days(
                     days=vectors,
