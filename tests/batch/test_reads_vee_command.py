@@ -128,7 +128,9 @@ class TestVeeAfterImport:
         (item,) = WorkItem.objects.filter(category__code="meter_exception")
         assert "N2" in item.title
         assert estimated_hours() == []  # hour 30 is on 2026-03-11
-        row = IntervalDay.objects.get(is_current=True, day="2026-03-11", channel__meter__serial="N4")
+        row = IntervalDay.objects.get(
+            is_current=True, day="2026-03-11", channel__meter__serial="N4"
+        )
         assert row.source.startswith("vee")
 
     def test_a_clean_file_goes_through_no_vee_after_the_import(self, tmp_path, monkeypatch):

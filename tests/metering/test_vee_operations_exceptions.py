@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ohm.core.audit import SystemActor
 from ohm.core.models import AuditEvent
 from ohm.metering import operations as metering_operations
+from ohm.metering.ingest.checks import DayFinding
 from ohm.metering.models import IntervalDay, MeterEvent, Quality, RegisterRead
 from ohm.metering.queries import (
     ExceptionFilters,
@@ -31,6 +32,7 @@ from ohm.metering.vee_operations import (
     Rule,
     estimate_intervals,
     estimate_register_read,
+    findings_from_import,
     get_vee_exception,
     resolve_vee_exception,
     run_vee,
@@ -195,6 +197,87 @@ class TestExceptionsAsWorkItems:
         assert [(e.start_at, e.end_at) for e in report.exceptions] == [
             (START + timedelta(hours=8), START + timedelta(hours=10))
         ]
+
+
+def day_finding(channel, code, day, intervals=(), message="found at import"):
+    return DayFinding(
+        channel_id=channel.pk,
+        meter_serial=channel.meter.serial,
+        channel_number=channel.number,
+        day=day,
+        interval_minutes=60,
+        code=code,
+        message=message,
+        intervals=tuple(intervals),
+    )
+
+
+@pytest.mark.django_db
+class TestImportFindings:
+    """An import's own checks' findings raised through ``run_vee``'s work items."""
+
+    def test_day_findings_become_one_finding_per_channel_and_rule_across_midnight(self):
+        channel = installed_channel()
+        other = installed_channel()
+        findings = [
+            day_finding(channel, Reason.SPIKE, DAY + timedelta(days=1), [0], "b"),
+            day_finding(channel, Reason.SPIKE, DAY, [22, 23], "a"),
+            day_finding(channel, Reason.NEGATIVE, DAY, []),
+            day_finding(other, Reason.SPIKE, DAY, [5]),
+        ]
+
+        located = findings_from_import(findings, {channel.pk: channel})
+
+        assert list(located) == [channel.pk]  # only the channels asked about
+        negative, spike = located[channel.pk]
+        assert spike.runs == ((START + timedelta(hours=22), END + timedelta(hours=1)),)
+        assert spike.message == "2026-03-10 (UTC): a; 2026-03-11 (UTC): b"
+        assert (negative.code, negative.runs) == (Reason.NEGATIVE, ((START, END),))
+
+    def test_raised_once_gaps_left_to_estimation_and_no_zero_run_at_a_vacant_premise(self):
+        channel = installed_channel()
+        store(channel, DAY, 1)
+        imported = findings_from_import(
+            [
+                day_finding(channel, Reason.NEGATIVE, DAY, [3]),
+                day_finding(channel, Reason.UNESTIMATED_GAP, DAY, [4]),
+                day_finding(channel, Reason.ZERO_RUN, DAY, range(10, 20)),
+            ],
+            {channel.pk: channel},
+        )
+        vacant = {"account_lookup": lambda *_: None, "imported": imported}
+
+        report = vee(channel, **vacant)
+        again = vee(channel, **vacant)
+        served = vee(channel, imported=imported)
+
+        rules = [e.rule for e in report.exceptions]
+        assert Reason.NEGATIVE in rules
+        assert Reason.UNESTIMATED_GAP not in rules
+        assert Reason.ZERO_RUN not in rules
+        (negative,) = [e for e in report.exceptions if e.rule == Reason.NEGATIVE]
+        assert negative.runs == ((START + timedelta(hours=3), START + timedelta(hours=4)),)
+        assert again.exceptions == []
+        assert again.already_raised == len(report.exceptions)
+        # Served (no lookup to say otherwise): the zero run is raised; the negative is known.
+        assert [e.rule for e in served.exceptions] == [Reason.ZERO_RUN]
+
+    def test_an_exception_both_passes_find_is_raised_once_and_not_called_known(self):
+        channel = installed_channel()
+        store(channel, DAY - timedelta(days=30), 30)
+        values, flags = gap([])
+        values[20] = 40.0
+        store(channel, DAY, 1, values, flags)
+        imported = findings_from_import(
+            [day_finding(channel, Reason.SPIKE, DAY, [20])], {channel.pk: channel}
+        )
+
+        report = vee(channel, imported=imported)
+
+        assert [e.rule for e in report.exceptions] == [Reason.SPIKE]
+        assert report.exceptions[0].message != "found at import"  # the run's own wins
+        assert report.already_raised == 0
+        assert WorkItem.objects.count() == 1
 
 
 @pytest.mark.django_db
