@@ -35,3 +35,13 @@ class TestSchedule:
         statuses = [run_job(job, at=AT).last_status for job in JOBS]
 
         assert statuses == ["ok"] * len(JOBS)
+
+    def test_the_nightly_vee_checks_yesterday_in_local_days(self, monkeypatch):
+        from ohm.batch import schedule
+
+        calls = []
+        monkeypatch.setattr(schedule, "call_command", lambda *args, **kw: calls.append(args))
+
+        schedule._nightly_vee(datetime(2026, 3, 9, 6, 30, tzinfo=UTC))  # 23:30 PDT on the 8th
+
+        assert calls == [("reads", "vee", "--start", "2026-03-07", "--end", "2026-03-08")]

@@ -4,11 +4,13 @@ ran. Every job is safe to run again: each is idempotent by design."""
 
 from __future__ import annotations
 
+import io
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.management import call_command
 from django.db import transaction
 
 from ohm.agreements.operations import apply_due_service_changes
@@ -48,6 +50,26 @@ def _poll_meter_events(at: datetime) -> str:
     return f"{outcome.stored} new meter events ({outcome.already_known} already known)"
 
 
+def _nightly_vee(at: datetime) -> str:
+    """VEE over yesterday for every channel with reads: the rules an import checks only on
+    channels at fault (use on an inactive service point, tamper and reverse energy, register
+    mismatches) run on every channel once a day."""
+    yesterday = localdate(at) - timedelta(days=1)
+    out = io.StringIO()
+    call_command(
+        "reads",
+        "vee",
+        "--start",
+        yesterday.isoformat(),
+        "--end",
+        (yesterday + timedelta(days=1)).isoformat(),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    return lines[-1] if lines else "VEE ran"
+
+
 JOBS = [
     Job(
         "service_roll",
@@ -60,6 +82,12 @@ JOBS = [
         timedelta(minutes=15),
         _poll_meter_events,
         "Store new events from the AMI head-end",
+    ),
+    Job(
+        "nightly_vee",
+        timedelta(days=1),
+        _nightly_vee,
+        "VEE over yesterday's reads for every channel (theft signals, register checks)",
     ),
     Job(
         "card_janitor",
