@@ -42,22 +42,3 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-@pytest.fixture(autouse=True)
-def work_categories(request):
-    """The work categories a migration seeds. A transactional test elsewhere in the same
-    worker flushes every table at its end; serialized rollback should restore them, but
-    under ``-n 2`` an order was seen where it did not, so a browser journey reseeds them
-    (idempotent) rather than depend on the order tests run in."""
-    if "live_server" not in request.fixturenames:
-        yield
-        return
-    import importlib
-
-    from django.apps import apps
-
-    seed = importlib.import_module("ohm.workqueue.migrations.0002_categories")
-    request.getfixturevalue("transactional_db")
-    seed.add_categories(apps, None)
-    yield

@@ -9,11 +9,10 @@ from django.db import connection
 from ohm.banking.models import AchFile
 from ohm.payments.models import Payment
 from tests.banking.conftest import BANK_ACCOUNT, DUE, bill
-from tests.browser.conftest import browser, page  # noqa: F401 - fixtures
 from tests.factories import make_account
 
 
-def sign_in(page, live_server, username):  # noqa: F811
+def sign_in(page, live_server, username):
     page.goto(f"{live_server.url}/console/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", "correct-horse-battery")
@@ -27,7 +26,7 @@ def sign_in(page, live_server, username):  # noqa: F811
     reason="a live-server test flushes the database with DELETE on SQLite, which the journal's "
     "append-only triggers refuse once entries exist (PostgreSQL truncates)",
 )
-def test_enrol_build_and_release_by_two_people(live_server, page, make_staff):  # noqa: F811
+def test_enrol_build_and_release_by_two_people(live_server, page, make_staff):
     from playwright.sync_api import expect
 
     make_staff("csr", "casey")
