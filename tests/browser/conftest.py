@@ -5,10 +5,27 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
 # thread with a running loop unless told the test knows what it is doing.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+
+class SerialWSGIServer(WSGIServer):
+    """The live server, one request at a time. On SQLite the test database is in memory and
+    the server thread shares the test's one connection; Django's threaded server would let a
+    page's concurrent fetches (the meter page asks for its chart data while the page still
+    loads) use that connection from two threads at once, and SQLite then hands one of them a
+    half-read row. Serving requests in turn costs nothing a test can see."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+LiveServerThread.server_class = SerialWSGIServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
