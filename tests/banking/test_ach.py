@@ -361,7 +361,7 @@ class TestCrashDuringRelease:
             enrol(account)
         ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
         monkeypatch.setattr(ach, "RELEASE_CHUNK", 1)
-        real = ach.payment_operations.post_payment
+        real = ach.payment_batch.post_payments_batch
         calls = {"n": 0}
 
         def crash_on_second(**kwargs):
@@ -370,7 +370,7 @@ class TestCrashDuringRelease:
                 raise RuntimeError("power cut")
             return real(**kwargs)
 
-        monkeypatch.setattr(ach.payment_operations, "post_payment", crash_on_second)
+        monkeypatch.setattr(ach.payment_batch, "post_payments_batch", crash_on_second)
 
         stopped = ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
 
@@ -386,4 +386,93 @@ class TestCrashDuringRelease:
             30_00,
         ]
         assert set(ach_file.entries.values_list("status", flat=True)) == {"sent"}
+        assert books_clean()
+
+
+class TestSetBasedRelease:
+    def _file_of(self, count: int, maker):
+        for n in range(count):
+            account = make_account()
+            bill(account, 10_00 + n, key=f"b{n}")
+            enrol(account)
+        return ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+
+    def test_a_chunk_of_debits_is_one_deposit_entry_with_a_line_per_account(
+        self, db, maker, checker
+    ):
+        ach_file = self._file_of(3, maker)
+
+        ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT + timedelta(hours=1))
+
+        payments = Payment.objects.filter(channel="autopay").order_by("idempotency_key")
+        assert payments.count() == 3
+        assert {p.entry_id for p in payments} == {payments[0].entry_id}
+        assert JournalEntry.objects.filter(kind="payment_batch").count() == 1
+        for entry in ach_file.entries.select_related("payment"):
+            assert entry.status == "sent"
+            assert entry.payment.idempotency_key == entry.trace_number
+            assert entry.payment.amount_cents == entry.amount_cents
+            assert entry.payment.account_id == entry.account_id
+            assert "••••9012" in entry.payment.reference
+            assert BANK_ACCOUNT not in entry.payment.reference
+        assert gl("cash_ach") == 10_00 + 10_01 + 10_02
+        assert AuditEvent.objects.filter(event="payments.batch.posted").count() == 1
+        assert books_clean()
+
+    def test_each_chunk_of_the_run_is_its_own_deposit(self, db, maker, checker, monkeypatch):
+        monkeypatch.setattr(ach, "RELEASE_CHUNK", 2)
+        ach_file = self._file_of(5, maker)
+
+        released_file = ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+
+        assert released_file.release_run.status == "succeeded"
+        assert JournalEntry.objects.filter(kind="payment_batch").count() == 3
+        assert Payment.objects.filter(channel="autopay", status="posted").count() == 5
+        assert books_clean()
+
+    def test_the_queries_do_not_grow_with_the_debits(self, db, maker, checker):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        counts = []
+        for size in (2, 12):
+            ach_file = self._file_of(size, maker)
+            with CaptureQueriesContext(connection) as queries:
+                ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+            counts.append(len(queries))
+
+        assert counts[1] == counts[0]
+
+    def test_a_trace_number_posted_before_is_linked_not_posted_again(self, billed, maker, checker):
+        ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+        entry = ach_file.entries.get()
+        earlier = ach.payment_operations.post_payment(
+            account_id=billed.pk,
+            amount_cents=entry.amount_cents,
+            tender="ach",
+            channel="autopay",
+            idempotency_key=entry.trace_number,
+            received_at=BUILD_AT,
+            effective_date=DUE,
+            actor=SYSTEM,
+        )
+
+        ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+
+        entry.refresh_from_db()
+        assert entry.payment_id == earlier.pk
+        assert Payment.objects.count() == 1
+        assert balance(billed) == 0
+        assert books_clean()
+
+    def test_a_closed_account_goes_to_suspense(self, billed, maker, checker):
+        ach_file = ach.build_export(due_date=DUE, actor=maker, at=BUILD_AT)
+        Account.objects.filter(pk=billed.pk).update(status=Account.Status.CLOSED)
+
+        ach.release_file(ach_file=ach_file, actor=checker, at=BUILD_AT)
+
+        payment = ach_file.entries.get().payment
+        assert payment.status == Payment.Status.UNAPPLIED
+        assert "closed" in payment.unapplied_reason
+        assert gl("unapplied_cash") == -120_00
         assert books_clean()

@@ -173,17 +173,17 @@ class TestResumePage:
         self, client, billed, analyst, boss, monkeypatch
     ):
         ach_file = ach.build_export(due_date=DUE, actor=analyst, at=BUILD_AT)
-        real = ach.payment_operations.post_payment
+        real = ach.payment_batch.post_payments_batch
         monkeypatch.setattr(
-            ach.payment_operations,
-            "post_payment",
+            ach.payment_batch,
+            "post_payments_batch",
             lambda **kw: (_ for _ in ()).throw(RuntimeError("db gone")),
         )
         client.force_login(boss)
 
         client.post(f"/console/banking/ach/{ach_file.pk}/release/")
         page = client.get(f"/console/banking/ach/{ach_file.pk}/").content.decode()
-        monkeypatch.setattr(ach.payment_operations, "post_payment", real)
+        monkeypatch.setattr(ach.payment_batch, "post_payments_batch", real)
         client.post(f"/console/banking/ach/{ach_file.pk}/resume/")
 
         assert "Resume posting" in page

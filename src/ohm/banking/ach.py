@@ -3,7 +3,7 @@
 ``build_export`` gathers, for one due date, the autopay debits, the prenotes waiting to go and
 the approved ACH refunds, writes one NACHA file and its entries. Nothing counts as sent until
 ``release_file``, by a person other than the builder: then the debits post as autopay
-payments (idempotency key: the trace number), prenotes start their wait and refunds are
+payments, set-based through ``ohm.payments.batch`` (idempotency key: the trace number), prenotes start their wait and refunds are
 issued. ``cancel_file`` frees a file's entries for the next build.
 
 ``import_returns`` reads a returns / notifications-of-change file: R01/R09 reverse the payment
@@ -40,6 +40,7 @@ from ohm.core.models import BatchRun
 from ohm.core.money import format_cents
 from ohm.customers.models import Account
 from ohm.ledger import queries as ledger_queries
+from ohm.payments import batch as payment_batch
 from ohm.payments import operations as payment_operations
 from ohm.payments.models import Channel, Tender
 from ohm.workqueue.operations import add_business_days
@@ -401,35 +402,52 @@ def resume_release(*, ach_file: AchFile, at: datetime) -> AchFile:
 
 
 def _release_chunk(*, run: BatchRun, items: list, at: datetime) -> dict[str, int]:
-    """Post one chunk of a released file's entries; entries already sent are skipped."""
+    """Post one chunk of a released file's entries (inside the run's chunk transaction);
+    entries already sent are skipped.
+
+    The chunk's debits post set-based through the payments batch path (the lockbox import's
+    write path): one deposit entry (ACH cash clearing debited with the chunk's total, a credit
+    line per account), the payment rows in one insert, each trace number once ever — a chunk
+    retried after a crash finds its earlier payments by key and posts nothing twice.
+    Prenotes and refund credits are few and go one by one.
+    """
     actor = run.actor or audit.SystemActor(run.actor_label)
     effective = date.fromisoformat(run.parameters["effective_date"])
     counts = {"debits_posted": 0, "prenotes_sent": 0, "refunds_issued": 0}
-    entries = (
+    entries = list(
         AchEntry.objects.select_for_update(of=("self",))
         .filter(pk__in=items, status=AchEntry.Status.BUILT)
         .select_related("enrolment", "refund")
         .order_by("trace_number")
     )
+    debits = [e for e in entries if e.kind == AchEntry.Kind.DEBIT]
+    if debits:
+        posted = payment_batch.post_payments_batch(
+            payments=[
+                payment_batch.BatchPayment(
+                    idempotency_key=entry.trace_number,
+                    amount_cents=entry.amount_cents,
+                    tender=Tender.ACH,
+                    account_id=entry.account_id,
+                    # Not the bare 15 digits: payments refuses anything shaped like a card
+                    # number. The masked bank account tells the customer which one paid.
+                    reference=f"ACH trace {entry.trace_number[:8]}/{entry.trace_number[8:]} "
+                    f"{entry.masked_account}",
+                    payer_name=entry.enrolment.holder_name if entry.enrolment else "",
+                )
+                for entry in debits
+            ],
+            channel=Channel.AUTOPAY,
+            received_at=at,
+            effective_date=effective,
+            actor=actor,
+            source=f"ach:{run.parameters['file']}",
+        )
+        for entry in debits:
+            entry.payment_id = posted.payment_ids[entry.trace_number]
+        counts["debits_posted"] = len(debits)
     for entry in entries:
-        if entry.kind == AchEntry.Kind.DEBIT:
-            enrolment = entry.enrolment
-            entry.payment = payment_operations.post_payment(
-                account_id=entry.account_id,
-                amount_cents=entry.amount_cents,
-                tender=Tender.ACH,
-                channel=Channel.AUTOPAY,
-                idempotency_key=entry.trace_number,
-                received_at=at,
-                effective_date=effective,
-                actor=actor,
-                # Not the bare 15 digits: payments refuses anything shaped like a card number.
-                reference=f"ACH trace {entry.trace_number[:8]}/{entry.trace_number[8:]}",
-                payer_name=enrolment.holder_name if enrolment else "",
-                tender_detail=f"ACH {entry.masked_account}",
-            )
-            counts["debits_posted"] += 1
-        elif entry.kind == AchEntry.Kind.PRENOTE and entry.enrolment is not None:
+        if entry.kind == AchEntry.Kind.PRENOTE and entry.enrolment is not None:
             Enrolment.objects.filter(
                 pk=entry.enrolment.pk, prenote_status=Enrolment.Prenote.PENDING
             ).update(prenote_status=Enrolment.Prenote.SENT, prenote_sent_date=effective)
@@ -445,7 +463,7 @@ def _release_chunk(*, run: BatchRun, items: list, at: datetime) -> dict[str, int
             )
             counts["refunds_issued"] += 1
         entry.status = AchEntry.Status.SENT
-        entry.save(update_fields=["status", "payment"])
+    AchEntry.objects.bulk_update(entries, ["status", "payment"], batch_size=500)
     return counts
 
 
