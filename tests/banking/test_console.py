@@ -68,6 +68,15 @@ class TestAutopayPages:
         assert "check digit should be 4" in response.content.decode()
         assert not AutopayEnrolment.objects.exists()
 
+    def test_the_account_page_links_to_autopay_and_refund(self, client, db, csr_user):
+        account = make_account()
+        client.force_login(csr_user)
+
+        page = client.get(f"/console/accounts/{account.number}/").content.decode()
+
+        assert f'href="/console/accounts/{account.number}/autopay/" data-action="autopay"' in page
+        assert f'href="/console/accounts/{account.number}/refund/" data-action="refund"' in page
+
 
 class TestAchPages:
     def test_the_builder_cannot_release_and_a_second_person_can(
