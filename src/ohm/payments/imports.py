@@ -71,14 +71,6 @@ class ImportRefused(ValidationError):
 
 
 @dataclass(frozen=True)
-class Match:
-    account_id: int | None
-    reason: str = ""  # why unapplied
-    stated: str = ""
-    how: str = ""
-
-
-@dataclass(frozen=True)
 class ImportResult:
     run: ImportRun
     replayed: bool  # the file was imported before: nothing posted now
@@ -119,17 +111,22 @@ def _in_list(column: str, values: list[str]) -> tuple[str, list]:
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
 
 
+def _fetch(sql: str, params: list) -> list[tuple]:
+    """Rows of one read, fetched at once (Django's cursor iterates row by row in Python)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
     """number → (id, status, cash_only) for the numbers that exist; one query."""
     if not numbers:
         return {}
     where, params = _in_list("number", sorted(numbers))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT number, id, status, cash_only FROM {Account._meta.db_table} WHERE {where}",
-            params,
-        )
-        return {number: (pk, status, bool(cash_only)) for number, pk, status, cash_only in cursor}
+    rows = _fetch(
+        f"SELECT number, id, status, cash_only FROM {Account._meta.db_table} WHERE {where}", params
+    )
+    return {number: (pk, status, bool(cash_only)) for number, pk, status, cash_only in rows}
 
 
 def _account_rows_by_id(ids: set[int]) -> dict[int, tuple[str, str, bool]]:
@@ -142,37 +139,28 @@ def _account_rows_by_id(ids: set[int]) -> dict[int, tuple[str, str, bool]]:
         where, params = "id = ANY(%s)", [listed]
     else:
         where, params = "id IN (SELECT value FROM json_each(%s))", [json.dumps(listed)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, number, status, cash_only FROM {Account._meta.db_table} WHERE {where}",
-            params,
-        )
-        return {pk: (number, status, bool(cash_only)) for pk, number, status, cash_only in cursor}
+    rows = _fetch(
+        f"SELECT id, number, status, cash_only FROM {Account._meta.db_table} WHERE {where}", params
+    )
+    return {pk: (number, status, bool(cash_only)) for pk, number, status, cash_only in rows}
 
 
-def _wanted_number(item: FileItem) -> tuple[str, str, str]:
-    """(account number, how it was found, why not) from the item's scan line or number."""
-    line = item.scan_line
-    if len(line) == scanline.SCAN_LINE_DIGITS and line.isdigit() and scanline.is_luhn_valid(line):
-        # The common case, without building a ScanLine. The account's own check digit is
-        # not checked again here: a number failing it matches no account, and the slow path
-        # below (taken when nothing matches) names the misread.
-        return line[:10], "scan line", ""
+def _wanted_number(item: FileItem) -> tuple[str, str]:
+    """(account number, why not) from an item whose scan line is not a plain, valid one
+    (``scanline.scan_line_accounts`` took those): a scan line written with spaces or marks,
+    a misread one (the reason names it), else the account number the bank keyed."""
+    problem = ""
     if item.scan_line:
         try:
-            return scanline.parse_scan_line(item.scan_line).account_number, "scan line", ""
+            return scanline.parse_scan_line(item.scan_line).account_number, ""
         except scanline.InvalidScanLine as exc:
             problem = str(exc)
-        else:  # pragma: no cover - returned above
-            problem = ""
-    else:
-        problem = ""
     digits = re.sub(r"[\s\-]", "", item.account_number)
     if digits:
         if len(digits) == 10 and digits.isdigit() and scanline.is_luhn_valid(digits):
-            return digits, "account number", ""
+            return digits, ""
         problem = problem or f"“{item.account_number}” is not an account number."
-    return "", "", problem
+    return "", problem
 
 
 def _by_name_and_amount(item: FileItem) -> int | None:
@@ -198,81 +186,67 @@ def _by_name_and_amount(item: FileItem) -> int | None:
     return owing[0] if len(owing) == 1 else None
 
 
-def match_items(items: list[FileItem], *, tender_refused_if_cash_only: bool = True) -> list[Match]:
-    """Where each item goes (see the module docstring for the order of the rules)."""
-    wanted = [_wanted_number(item) for item in items]
-    rows = _account_rows({number for number, _, _ in wanted if number})
-    matches = []
-    for item, (number, how, problem) in zip(items, wanted, strict=True):
-        stated = item.scan_line or item.account_number
-        row = rows.get(number) if number else None
-        if row is None:
-            by_name = _by_name_and_amount(item) if item.payer_name else None
-            if by_name is not None:
-                matches.append(Match(by_name, stated=stated, how="name and amount"))
-                continue
-            reason = problem or (
-                f"No account {number}." if number else "The item names no account."
-            )
-            matches.append(Match(None, reason=reason, stated=stated))
-            continue
-        pk, status, cash_only = row
-        if status == Account.Status.CLOSED:
-            matches.append(Match(None, reason=f"Account {number} is closed.", stated=stated))
-        elif (
-            cash_only
-            and tender_refused_if_cash_only
-            and item.tender in policies.REFUSED_WHEN_CASH_ONLY
-        ):
-            matches.append(
-                Match(
-                    None,
-                    reason=f"Account {number} is cash only: a {item.tender} arrived anyway.",
-                    stated=stated,
+# A chunk's items, as stored in its BatchChunk (JSON): decided once, when the run is planned.
+# [line, key, cents, tender, reference, payer name, account id or None, why unapplied, stated]
+Row = list
+
+_TENDERS = frozenset(Tender.values)
+_CLOSED = str(Account.Status.CLOSED)
+_REFUSED_WHEN_CASH_ONLY = frozenset(policies.REFUSED_WHEN_CASH_ONLY)
+
+
+def decide_items(items: list[FileItem]) -> list[Row]:
+    """Where each item goes, as the chunk rows that post it. The rules, in order: the stub's
+    scan line, else the account number the bank keyed, else the payer's name with an amount
+    equal to exactly one such customer's balance; a closed account, or a check from a
+    cash-only account, goes to suspense with the reason.
+
+    Scan lines are checked as one column and all account numbers read in one query, so a
+    file of 50,000 items is matched in a fraction of a second.
+    """
+    plain = scanline.scan_line_accounts([item.scan_line for item in items])
+    wanted: list[tuple[str, str]] = [
+        (number, "") if number else _wanted_number(item)
+        for item, number in zip(items, plain, strict=True)
+    ]
+    accounts = _account_rows({number for number, _ in wanted if number})
+    rows: list[Row] = []
+    append = rows.append
+    for item, (number, problem) in zip(items, wanted, strict=True):
+        tender = item.tender if item.tender in _TENDERS else "check"
+        stated = (item.scan_line or item.account_number)[:40]
+        found = accounts.get(number) if number else None
+        account_id: int | None = None
+        reason = ""
+        if found is None:
+            account_id = _by_name_and_amount(item) if item.payer_name else None
+            if account_id is None:
+                reason = problem or (
+                    f"No account {number}." if number else "The item names no account."
                 )
-            )
+        elif found[1] == _CLOSED:
+            reason = f"Account {number} is closed."
+        elif found[2] and item.tender in _REFUSED_WHEN_CASH_ONLY:
+            reason = f"Account {number} is cash only: a {item.tender} arrived anyway."
         else:
-            matches.append(Match(pk, stated=stated, how=how))
-    return matches
+            account_id = found[0]
+        append(
+            [
+                item.line,
+                item.key,
+                item.amount_cents,
+                tender,
+                item.reference[:80],
+                item.payer_name[:120],
+                account_id,
+                reason[:200],
+                stated,
+            ]
+        )
+    return rows
 
 
 # Posting -----------------------------------------------------------------------------------------
-
-
-class _Rows:
-    """Values in the database's own form for ``insert_rows`` (SQLite wants text dates)."""
-
-    def __init__(self):
-        self.sqlite = connection.vendor == "sqlite"
-
-    def moment(self, value: datetime):
-        return connection.ops.adapt_datetimefield_value(value) if self.sqlite else value
-
-    def day(self, value: date):
-        return connection.ops.adapt_datefield_value(value) if self.sqlite else value
-
-
-PAYMENT_COLUMNS = (
-    "account_id",
-    "amount_cents",
-    "tender",
-    "channel",
-    "status",
-    "idempotency_key",
-    "reference",
-    "payer_name",
-    "tender_detail",
-    "stated_account",
-    "unapplied_reason",
-    "received_at",
-    "effective_date",
-    "entry_key",
-    "reversal_reason",
-    "import_run_id",
-    "processor_ref",
-    "processor_message",
-    "created_by_label",
-)
 
 
 def _posted_keys(channel: str, keys: list[str]) -> dict[str, int]:
@@ -289,29 +263,8 @@ def _posted_keys(channel: str, keys: list[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-# A chunk's items, as stored in its BatchChunk (JSON): decided once, when the run is planned.
-# [line, key, cents, tender, reference, payer name, account id or None, why unapplied, stated]
-Row = list
-
-
-_TENDERS = frozenset(Tender.values)
 _POSTED = str(Payment.Status.POSTED)
 _UNAPPLIED = str(Payment.Status.UNAPPLIED)
-
-
-def _row(item: FileItem, match: Match) -> Row:
-    tender = item.tender if item.tender in _TENDERS else "check"
-    return [
-        item.line,
-        item.key,
-        item.amount_cents,
-        tender,
-        item.reference[:80],
-        item.payer_name[:120],
-        match.account_id,
-        match.reason[:200],
-        match.stated[:40],
-    ]
 
 
 def _actor(run: BatchRun):
@@ -337,48 +290,27 @@ def post_rows(
     entry per payment, and every customer's statement still shows its own payment.
     """
     already = _posted_keys(channel, [row[1] for row in items])
-    fresh = [row for row in items if row[1] not in already]
-    duplicates = [(row, already[row[1]]) for row in items if row[1] in already]
+    if already:
+        fresh = [row for row in items if row[1] not in already]
+        duplicates = [(row, already[row[1]]) for row in items if row[1] in already]
+    else:
+        fresh, duplicates = items, []
     if not fresh:
         return fresh, duplicates
-    values = _Rows()
-    received = values.moment(at)
-    day = values.day(effective_date)
-    label = getattr(actor, "username", "") or str(actor)
-    rows = []
-    credits = []
-    total = 0
     entry_key = f"payment-batch:{channel}:{fresh[0][1]}"
-    for _line, key, cents, tender, reference, payer, account_id, reason, stated in fresh:
-        memo = f"{reference or payer} {key}"[:200]
-        if account_id:
-            credits.append(LineSpec(AR, -cents, account_id=account_id, category=CREDIT, memo=memo))
-        else:
-            credits.append(LineSpec(SUSPENSE, -cents, memo=memo))
-        total += cents
-        rows.append(
-            (
-                account_id,
-                cents,
-                tender,
-                channel,
-                _POSTED if account_id else _UNAPPLIED,
-                key,
-                reference,
-                payer,
-                "",
-                stated,
-                reason,
-                received,
-                day,
-                entry_key,
-                "",
-                import_run_id,
-                "",
-                "",
-                label,
-            )
+    credits = [
+        LineSpec(
+            AR,
+            -cents,
+            account_id=account_id,
+            category=CREDIT,
+            memo=f"{reference or payer} {key}"[:200],
         )
+        if account_id
+        else LineSpec(SUSPENSE, -cents, memo=f"{reference or payer} {key}"[:200])
+        for _line, key, cents, _tender, reference, payer, account_id, _reason, _stated in fresh
+    ]
+    total = sum(row[2] for row in fresh)
     spec = EntrySpec(
         kind=BATCH_ENTRY_KIND,
         effective_date=effective_date,
@@ -391,21 +323,111 @@ def post_rows(
         source=source,
     )
     post_entries_batch([spec], actor=actor, at=at, source=source)
-    _insert_payments(rows)
+    _insert_payments(
+        fresh,
+        channel=channel,
+        effective_date=effective_date,
+        at=at,
+        entry_key=entry_key,
+        import_run_id=import_run_id,
+        label=getattr(actor, "username", "") or str(actor),
+    )
     return fresh, duplicates
 
 
-def _insert_payments(rows: list[tuple]) -> None:
-    """Payment rows set-based. On SQLite one prepared INSERT run straight on the driver:
-    Django's cursor wrapper would rewrite every row's parameters for its ``%s`` style."""
+#: Payment columns a batch writes; the rest keep their defaults (empty, null).
+PAYMENT_COLUMNS = (
+    "account_id",
+    "amount_cents",
+    "tender",
+    "channel",
+    "status",
+    "idempotency_key",
+    "reference",
+    "payer_name",
+    "tender_detail",
+    "stated_account",
+    "unapplied_reason",
+    "received_at",
+    "effective_date",
+    "entry_key",
+    "reversal_reason",
+    "import_run_id",
+    "processor_ref",
+    "processor_message",
+    "created_by_label",
+)
+
+
+def _insert_payments(
+    rows: list[Row],
+    *,
+    channel: str,
+    effective_date: date,
+    at: datetime,
+    entry_key: str,
+    import_run_id: int | None,
+    label: str,
+) -> None:
+    """The payment rows of decided items, set-based.
+
+    On SQLite one statement: the rows go in as one JSON parameter (the chunk's own rows) and
+    SQLite takes each column out of it (``json_each``), with what the rows share bound once —
+    about half the cost of binding 19 parameters per row. On PostgreSQL ``COPY``.
+    """
     if connection.vendor != "sqlite":
-        insert_rows(Payment._meta.db_table, PAYMENT_COLUMNS, rows)
+        insert_rows(
+            Payment._meta.db_table,
+            PAYMENT_COLUMNS,
+            (
+                (
+                    account_id,
+                    cents,
+                    tender,
+                    channel,
+                    _POSTED if account_id else _UNAPPLIED,
+                    key,
+                    reference,
+                    payer,
+                    "",
+                    stated,
+                    reason,
+                    at,
+                    effective_date,
+                    entry_key,
+                    "",
+                    import_run_id,
+                    "",
+                    "",
+                    label,
+                )
+                for _line, key, cents, tender, reference, payer, account_id, reason, stated in rows
+            ),
+        )
         return
     columns = ", ".join(connection.ops.quote_name(c) for c in PAYMENT_COLUMNS)
-    placeholders = ", ".join("?" * len(PAYMENT_COLUMNS))
+    # [line, key, cents, tender, reference, payer, account id, why unapplied, stated]
+    values = (
+        "value ->> 6, value ->> 2, value ->> 3, %s, "
+        "CASE WHEN value ->> 6 IS NULL THEN %s ELSE %s END, "
+        "value ->> 1, value ->> 4, value ->> 5, '', value ->> 8, value ->> 7, "
+        "%s, %s, %s, '', %s, '', '', %s"
+    )
     with connection.cursor() as cursor:
-        cursor.cursor.executemany(
-            f"INSERT INTO {Payment._meta.db_table} ({columns}) VALUES ({placeholders})", rows
+        cursor.execute(
+            f"INSERT INTO {Payment._meta.db_table} ({columns}) "
+            f"SELECT {values} FROM json_each(%s) ORDER BY key",
+            [
+                channel,
+                _UNAPPLIED,
+                _POSTED,
+                connection.ops.adapt_datetimefield_value(at),
+                connection.ops.adapt_datefield_value(effective_date),
+                entry_key,
+                import_run_id,
+                label,
+                json.dumps(rows, separators=(",", ":")),
+            ],
         )
 
 
@@ -581,7 +603,7 @@ def import_payment_file(
             )
             raise ImportRefused(file_name, exc.errors) from exc
         day = effective_date or parsed.deposit_date or localdate(at)
-        matches = match_items(parsed.items)
+        rows = decide_items(parsed.items)
         with transaction.atomic():
             if run is None:
                 run = ImportRun.objects.create(
@@ -600,9 +622,7 @@ def import_payment_file(
             run.skipped_cents = sum(cents for _, cents, _ in parsed.skipped)
             batch = batchrun.plan_run(
                 kind=JOB_KIND,
-                items=(
-                    _row(item, match) for item, match in zip(parsed.items, matches, strict=True)
-                ),
+                items=rows,
                 chunk_size=chunk_size,
                 actor=actor,
                 at=at,
