@@ -4,7 +4,6 @@ builds the ACH file, and a supervisor — not the analyst — releases it."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from ohm.banking.models import AchFile
 from ohm.payments.models import Payment
@@ -21,11 +20,6 @@ def sign_in(page, live_server, username):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="a live-server test flushes the database with DELETE on SQLite, which the journal's "
-    "append-only triggers refuse once entries exist (PostgreSQL truncates)",
-)
 def test_enrol_build_and_release_by_two_people(live_server, page, make_staff):
     from playwright.sync_api import expect
 
