@@ -79,11 +79,11 @@ def main() -> None:
         return
 
     if args.stall_in_chunk is not None:
-        real = operations.post_entries_batch
+        real = operations._post_entries
         calls = {"n": 0}
 
-        def stalling(specs, **kwargs):
-            result = real(specs, **kwargs)
+        def stalling(drafts, **kwargs):
+            result = real(drafts, **kwargs)
             if calls["n"] == args.stall_in_chunk:
                 Path(args.marker).write_text(str(os.getpid()))
                 while True:  # bills and entries written, chunk not committed: wait for SIGKILL
@@ -91,7 +91,7 @@ def main() -> None:
             calls["n"] += 1
             return result
 
-        operations.post_entries_batch = stalling
+        operations._post_entries = stalling
     run = runs.plan_bill_run(
         cycle=1,
         as_of=date(2026, 4, 2),

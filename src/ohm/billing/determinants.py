@@ -100,7 +100,8 @@ def load_determinants(wants: Sequence[Want]) -> Loaded:
     last_at = start_of_day(max(w.end_date for w in wants))
     installs = (
         MeterInstallation.objects.filter(
-            service_point_id__in={w.service_point_id for w in wants}, installed_at__lt=last_at
+            service_point_id__any=sorted({w.service_point_id for w in wants}),
+            installed_at__lt=last_at,
         )
         .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=first_at))
         .values_list("service_point_id", "meter_id", "installed_at", "removed_at")
@@ -110,7 +111,7 @@ def load_determinants(wants: Sequence[Want]) -> Loaded:
         meters_at[sp_id].append((meter_id, installed_at, removed_at))
     channels: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     for channel_id, meter_id, measure, minutes in MeterChannel.objects.filter(
-        meter_id__in={m for rows in meters_at.values() for m, _, _ in rows},
+        meter_id__any=sorted({m for rows in meters_at.values() for m, _, _ in rows}),
         interval_minutes__isnull=False,
         measure__in=[MeterChannel.Measure.KWH_DELIVERED, MeterChannel.Measure.KWH_RECEIVED],
     ).values_list("id", "meter_id", "measure", "interval_minutes"):
@@ -146,31 +147,62 @@ def _grid(start_date: date, end_date: date, minutes: int, members: list) -> Grid
             ids.add(delivered_id)
             if received is not None:
                 ids.add(received[0])
-    matrix = load_many(ids, start_of_day(start_date), start_of_day(end_date))
+    period_start, period_end = start_of_day(start_date), start_of_day(end_date)
+    matrix = load_many(ids, period_start, period_end)
     row_of = {int(c): k for k, c in enumerate(matrix.channel_ids)}
-    wh = np.rint(np.where(matrix.flags != Quality.MISSING, matrix.values, 0.0) * 1000).astype(
-        np.int64
-    )
+    present = matrix.flags != Quality.MISSING
+    wh = np.rint(np.where(present, matrix.values, 0.0) * 1000).astype(np.int64)
+    abs_wh = np.abs(wh)
+    estimated_wh = np.where(matrix.flags == Quality.ESTIMATED, abs_wh, 0)
     n, t = len(members), len(matrix.starts)
     delivered = np.zeros((n, t), dtype=np.int64)
     received = np.zeros((n, t), dtype=np.int64)
     estimated = np.zeros(n)
     missing = np.zeros(n)
-    has_received = False
+    # The usual member: one meter installed through the whole period — whole rows, gathered
+    # at once. Members with a meter exchange (several parts, or part of the period) go by
+    # window below.
+    whole = [
+        k
+        for k, (_, parts) in enumerate(members)
+        if len(parts) == 1 and parts[0][2] <= period_start and parts[0][3] >= period_end
+    ]
+    if whole:
+        at = np.array(whole, dtype=np.int64)
+        rows = np.array([row_of[members[k][1][0][0][0]] for k in whole], dtype=np.int64)
+        delivered[at] = wh[rows]
+        total = abs_wh[rows].sum(axis=1)
+        est = estimated_wh[rows].sum(axis=1)
+        estimated[at] = np.divide(est, total, out=np.zeros(len(whole)), where=total != 0)
+        missing[at] = (~present[rows]).sum(axis=1) / t if t else 1.0
+        with_received = [
+            (k, row_of[members[k][1][0][1][0]]) for k in whole if members[k][1][0][1] is not None
+        ]
+        if with_received:
+            at_r, rows_r = (np.array(x, dtype=np.int64) for x in zip(*with_received, strict=True))
+            received[at_r] = wh[rows_r]
+    has_received = bool(whole) and any(members[k][1][0][1] is not None for k in whole)
+    done = set(whole)
     for k, (_want, parts) in enumerate(members):
+        if k in done:
+            continue
         est_wh = total_wh = 0
         missing_count = 0
         for (delivered_id, _), received_part, lo, hi in parts:
             window = (matrix.starts >= _to_minutes(lo)) & (matrix.starts < _to_minutes(hi))
             row = row_of[delivered_id]
             delivered[k, window] += wh[row, window]
-            flags = matrix.flags[row, window]
-            missing_count += int((flags == Quality.MISSING).sum())
-            total_wh += int(np.abs(wh[row, window]).sum())
-            est_wh += int(np.abs(wh[row, window][flags == Quality.ESTIMATED]).sum())
+            missing_count += int((~present[row, window]).sum())
+            total_wh += int(abs_wh[row, window].sum())
+            est_wh += int(estimated_wh[row, window].sum())
             if received_part is not None:
                 has_received = True
                 received[k, window] += wh[row_of[received_part[0]], window]
+        # Intervals of the period no installed meter covered are missing too.
+        covered = np.zeros(t, dtype=bool)
+        for _, _, lo, hi in parts:
+            covered |= (matrix.starts >= _to_minutes(lo)) & (matrix.starts < _to_minutes(hi))
+        missing_count += int((~covered).sum())
         estimated[k] = est_wh / total_wh if total_wh else 0.0
         missing[k] = missing_count / t if t else 1.0
     return Grid(

@@ -14,11 +14,13 @@ date, so running it again for the same accounts writes nothing.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -33,7 +35,7 @@ from ohm.core import audit, bulk, identifiers
 from ohm.core.localtime import localdate, utility_zone
 from ohm.customers.models import Account
 from ohm.ledger import operations as ledger
-from ohm.ledger.batch import post_entries_batch
+from ohm.ledger.batch import EntryColumns, Slot, post_columns, post_entries_batch
 from ohm.ledger.models import Category, JournalEntry
 from ohm.ledger.queries import list_account_activity
 from ohm.metering.usage import TouSchedule
@@ -183,7 +185,7 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
     return [
         dict(row)
         for row in ServiceAgreement.objects.filter(
-            account_id__in=account_ids, start_date__lt=read_date
+            account_id__any=list(account_ids), start_date__lt=read_date
         )
         .exclude(status__in=[ServiceAgreement.Status.CANCELLED])
         .values(
@@ -205,7 +207,7 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
 def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
     return dict(
         BillSegment.objects.filter(
-            agreement_id__in=agreement_ids, bill__status__in=[Bill.Status.HELD, Bill.Status.ISSUED]
+            agreement_id__any=agreement_ids, bill__status__in=[Bill.Status.HELD, Bill.Status.ISSUED]
         )
         .values("agreement_id")
         .annotate(through=Max("end_date"))
@@ -216,7 +218,7 @@ def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
 def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.History]:
     usage: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for account_id, wh, days in BillSegment.objects.filter(
-        bill__account_id__in=account_ids,
+        bill__account_id__any=list(account_ids),
         bill__status=Bill.Status.ISSUED,
         end_date__gt=read_date - timedelta(days=365),
         end_date__lte=read_date,
@@ -226,7 +228,7 @@ def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.H
     streaks: dict[int, int] = {}
     for account_id, streak in (
         Bill.objects.filter(
-            account_id__in=account_ids, status=Bill.Status.ISSUED, end_date__lte=read_date
+            account_id__any=list(account_ids), status=Bill.Status.ISSUED, end_date__lte=read_date
         )
         .order_by("account_id", "-end_date", "-id")
         .values_list("account_id", "estimated_streak")
@@ -240,7 +242,7 @@ def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.H
 
 def _previous_bill_dates(account_ids: Sequence[int]) -> dict[int, date]:
     return dict(
-        Bill.objects.filter(account_id__in=account_ids, status=Bill.Status.ISSUED)
+        Bill.objects.filter(account_id__any=list(account_ids), status=Bill.Status.ISSUED)
         .values("account_id")
         .annotate(last=Max("bill_date"))
         .values_list("account_id", "last")
@@ -370,10 +372,15 @@ class IssueResult:
     issued: int = 0
     held: int = 0
     skipped: int = 0
-    bills: list[Bill] = field(default_factory=list)
+    bill_ids: list[int] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {"issued": self.issued, "held": self.held, "skipped": self.skipped}
+
+    @cached_property
+    def bills(self) -> list[Bill]:
+        """The bills written, read back (a run writes rows, not model instances)."""
+        return list(Bill.objects.filter(pk__any=self.bill_ids).order_by("pk"))
 
 
 def bill_accounts(
@@ -399,7 +406,7 @@ def bill_accounts(
     result = IssueResult()
     accounts = {
         a["id"]: a
-        for a in Account.objects.filter(pk__in=account_ids).values(
+        for a in Account.objects.filter(pk__any=list(account_ids)).values(
             "id", "number", "language", "paperless", "medical_baseline", "status"
         )
     }
@@ -463,18 +470,24 @@ def bill_accounts(
         }
     )
     rules = active_rules()
-    numbers = iter(identifiers.next_numbers("bill", prefix="B", width=9, count=len(ids)))
+    numbers = identifiers.next_numbers("bill", prefix="B", width=9, count=len(ids))
+    bill_ids = _reserve_ids(Bill, len(ids))
+    created_by = getattr(actor, "username", "") or str(actor)
+    no_history = compose.History()
 
-    bills: list[Bill] = []
-    parts: list[tuple[Bill, list[_Segment]]] = []
-    for account_id in ids:
+    drafts: list[_Draft] = []
+    for account_id, number, bill_id in zip(ids, numbers, bill_ids, strict=True):
         account = accounts[account_id]
         mine = by_account[account_id]
-        charges = sum(line.amount_cents for s in mine for line in s.lines)
-        usage = sum(s.usage_wh for s in mine)
-        estimated_wh = sum(s.usage_wh * s.estimated_share for s in mine)
+        charges = 0
+        usage = 0
+        estimated_wh = 0.0
+        for s in mine:
+            charges += sum(line.amount_cents for line in s.lines)
+            usage += s.usage_wh
+            estimated_wh += s.usage_wh * s.estimated_share
         is_estimated = bool(usage) and estimated_wh / usage >= compose.ESTIMATED_BILL_SHARE
-        past = history.get(account_id, compose.History())
+        past = history.get(account_id, no_history)
         found = compose.check_bill(
             segments=[
                 compose.SegmentFacts(
@@ -504,69 +517,54 @@ def bill_accounts(
             s.agreement["end_date"] is not None and s.end_date >= s.agreement["end_date"]
             for s in mine
         )
-        number = next(numbers)
         replaced = (replaces or {}).get(account_id)
-        bill = Bill(
-            number=number,
-            account_id=account_id,
-            cycle=dates.cycle,
-            status=Bill.Status.HELD if found else Bill.Status.ISSUED,
-            bill_date=dates.bill_date,
-            due_date=dates.due_date,
-            start_date=min(s.start_date for s in mine),
-            end_date=max(s.end_date for s in mine),
-            previous_balance_cents=summary.previous_balance_cents,
-            payments_cents=summary.payments_cents,
-            adjustments_cents=summary.adjustments_cents,
-            new_charges_cents=summary.new_charges_cents,
-            total_due_cents=summary.total_due_cents,
-            is_estimated=is_estimated,
-            estimated_streak=past.estimated_streak + 1 if is_estimated else 0,
-            is_first=first,
-            is_final=final,
-            exceptions=[{"code": e.code, "message": e.message} for e in found]
-            + [
-                # A segment that could not be rated is held even when its rule is off.
-                {"code": s.problem_code, "message": s.problem}
-                for s in mine
-                if s.problem_code and not any(e.code == s.problem_code for e in found)
-            ],
-            messages=_messages(
+        streak = past.estimated_streak + 1 if is_estimated else 0
+        exceptions = [{"code": e.code, "message": e.message} for e in found] + [
+            # A segment that could not be rated is held even when its rule is off.
+            {"code": s.problem_code, "message": s.problem}
+            for s in mine
+            if s.problem_code and not any(e.code == s.problem_code for e in found)
+        ]
+        drafts.append(
+            _Draft(
+                pk=bill_id,
+                number=number,
+                account_id=account_id,
+                account_number=account["number"],
+                bill_date=dates.bill_date,
+                due_date=dates.due_date,
+                start_date=min(s.start_date for s in mine),
+                end_date=max(s.end_date for s in mine),
+                summary=summary,
                 is_estimated=is_estimated,
-                streak=past.estimated_streak + 1 if is_estimated else 0,
-                past_due_cents=summary.previous_balance_cents
-                + summary.payments_cents
-                + summary.adjustments_cents,
-                first=first,
-                final=final,
-                replaces=replaced,
-            ),
-            language=account["language"] or "en",
-            delivery=Bill.Delivery.EMAIL if account["paperless"] else Bill.Delivery.PRINT,
-            entry_key=f"bill:{number}",
-            replaces=replaced,
-            run_id=run_id,
-            created_at=at,
-            created_by_label=getattr(actor, "username", "") or str(actor),
-            issued_at=None if found else at,
+                estimated_streak=streak,
+                is_first=first,
+                is_final=final,
+                exceptions=exceptions,
+                messages=_messages(
+                    is_estimated=is_estimated,
+                    streak=streak,
+                    past_due_cents=summary.previous_balance_cents
+                    + summary.payments_cents
+                    + summary.adjustments_cents,
+                    first=first,
+                    final=final,
+                    replaces=replaced,
+                ),
+                language=account["language"] or "en",
+                paperless=account["paperless"],
+                replaces_id=replaced.pk if replaced is not None else None,
+                segments=mine,
+            )
         )
-        if bill.exceptions:
-            bill.status, bill.issued_at = Bill.Status.HELD, None
-        bills.append(bill)
-        parts.append((bill, mine))
-    _write(parts)
-    issued = [b for b in bills if b.status == Bill.Status.ISSUED]
-    held = [b for b in bills if b.status == Bill.Status.HELD]
+    _write(drafts, cycle=dates.cycle, run_id=run_id, at=at, created_by=created_by)
+    issued = [d for d in drafts if not d.exceptions]
+    held = [d for d in drafts if d.exceptions]
     if issued:
-        lines_of = {
-            bill.pk: {s.agreement["id"]: s.lines for s in mine}
-            for bill, mine in parts
-            if bill.status == Bill.Status.ISSUED
-        }
-        specs = [spec for b in issued if (spec := _entry_spec(b, lines_of[b.pk])) is not None]
-        post_entries_batch(specs, actor=actor, at=at, source=f"bill_run:{run_id or ''}")
-    for bill in held:
-        _raise_exception_item(bill, accounts[bill.account_id]["number"], actor=actor, at=at)
+        _post_entries(issued, actor=actor, at=at, source=f"bill_run:{run_id or ''}")
+    if held:
+        for bill in Bill.objects.filter(pk__in=[d.pk for d in held]).order_by("pk"):
+            _raise_exception_item(bill, accounts[bill.account_id]["number"], actor=actor, at=at)
     audit.record(
         "billing.bills.issued",
         subject=None,
@@ -580,8 +578,105 @@ def bill_accounts(
             "run": run_id,
         },
     )
-    result.issued, result.held, result.bills = len(issued), len(held), bills
+    result.issued, result.held = len(issued), len(held)
+    result.bill_ids = [d.pk for d in drafts]
     return result
+
+
+def _post_entries(drafts: list[_Draft], *, actor, at: datetime, source: str) -> None:
+    """The issued bills' journal entries. The usual bill — one agreement, charges owed — goes
+    column by column through ``post_columns`` (one receivable debit, a credit per GL role);
+    the rest (several agreements, a net credit) as ``EntrySpec`` objects. Same lines either
+    way: ``compose.journal_lines``."""
+    uniform: list[tuple[_Draft, dict[str, int], int]] = []
+    specs = []
+    for d in drafts:
+        if len(d.segments) == 1:
+            by_role: dict[str, int] = {}
+            charges = 0
+            for line in d.segments[0].lines:
+                role = compose.gl_role(line.component)
+                by_role[role] = by_role.get(role, 0) - line.amount_cents
+                charges += line.amount_cents
+            if charges > 0:
+                uniform.append((d, by_role, charges))
+                continue
+        spec = _entry_spec(d, {s.agreement["id"]: s.lines for s in d.segments})
+        if spec is not None:
+            specs.append(spec)
+    if uniform:
+        roles = sorted({role for _, by_role, _ in uniform for role in by_role})
+        column_of = {role: j + 1 for j, role in enumerate(roles)}
+        amounts = np.zeros((len(uniform), len(roles) + 1), dtype=np.int64)
+        descriptions: dict[tuple[str, date, date], str] = {}
+        texts = []
+        for i, (d, by_role, charges) in enumerate(uniform):
+            amounts[i, 0] = charges
+            for role, cents in by_role.items():
+                amounts[i, column_of[role]] = cents
+            texts.append(_entry_description(d, descriptions))
+        post_columns(
+            EntryColumns(
+                kind="bill",
+                slots=[Slot(compose.RECEIVABLES, Category.CHARGE)] + [Slot(r) for r in roles],
+                keys=[d.entry_key for d, _, _ in uniform],
+                effective_dates=[d.bill_date for d, _, _ in uniform],
+                amounts=amounts,
+                account_ids=[d.account_id for d, _, _ in uniform],
+                agreement_ids=[d.segments[0].agreement["id"] for d, _, _ in uniform],
+                due_dates=[d.due_date for d, _, _ in uniform],
+                descriptions=texts,
+                source=source,
+            ),
+            actor=actor,
+            at=at,
+            chunk_size=max(len(uniform), 1),
+        )
+    if specs:
+        post_entries_batch(specs, actor=actor, at=at, source=source)
+
+
+def _entry_description(bill, cache: dict | None = None) -> str:
+    """ "Bill B000001234, Mar 2 – Mar 31, 2026": the period's last day is the day before the
+    (exclusive) end."""
+    if cache is None:
+        cache = {}
+    key = (bill.start_date, bill.end_date)
+    period = cache.get(key)
+    if period is None:
+        last = bill.end_date - timedelta(days=1)
+        period = cache[key] = f"{bill.start_date:%b %-d} – {last:%b %-d, %Y}"
+    return f"Bill {bill.number}, {period}"
+
+
+@dataclass
+class _Draft:
+    """A bill about to be written: what ``_write`` needs, without a model instance (a bill run
+    makes a hundred thousand)."""
+
+    pk: int
+    number: str
+    account_id: int
+    account_number: str
+    bill_date: date
+    due_date: date
+    start_date: date
+    end_date: date
+    summary: compose.Summary
+    is_estimated: bool
+    estimated_streak: int
+    is_first: bool
+    is_final: bool
+    exceptions: list[dict]
+    messages: list[dict]
+    language: str
+    paperless: bool
+    replaces_id: int | None
+    segments: list[_Segment]
+
+    @property
+    def entry_key(self) -> str:
+        return f"bill:{self.number}"
 
 
 def _messages(
@@ -644,68 +739,169 @@ def _reserve_ids(model, count: int) -> list[int]:
         return list(range(first, first + count))
 
 
-def _write(parts: list[tuple[Bill, list[_Segment]]]) -> None:
-    """Bills, segments and lines written set-based (``ohm.core.bulk``): one prepared INSERT
-    run over many rows on SQLite, COPY on PostgreSQL."""
-    bills = [bill for bill, _ in parts]
-    for bill, pk in zip(bills, _reserve_ids(Bill, len(bills)), strict=True):
-        bill.pk = pk
-    bulk.insert_instances(Bill, bills)
-    segment_rows: list[BillSegment] = []
-    owners: list[tuple[Bill, _Segment]] = []
-    for bill, mine in parts:
-        for s in mine:
+#: ``Bill`` columns in the order ``_write`` gives them.
+BILL_COLUMNS = (
+    "id",
+    "number",
+    "account_id",
+    "cycle",
+    "status",
+    "bill_date",
+    "due_date",
+    "start_date",
+    "end_date",
+    "previous_balance_cents",
+    "payments_cents",
+    "adjustments_cents",
+    "new_charges_cents",
+    "total_due_cents",
+    "is_estimated",
+    "estimated_streak",
+    "is_first",
+    "is_final",
+    "exceptions",
+    "messages",
+    "language",
+    "delivery",
+    "entry_key",
+    "replaces_id",
+    "run_id",
+    "created_at",
+    "created_by_label",
+    "issued_at",
+    "close_reason",
+)
+SEGMENT_COLUMNS = (
+    "id",
+    "bill_id",
+    "agreement_id",
+    "rate_code",
+    "rate_versions",
+    "start_date",
+    "end_date",
+    "days",
+    "usage_wh",
+    "received_wh",
+    "max_demand_w",
+    "estimated_share",
+    "missing_share",
+    "determinants",
+    "charges_cents",
+)
+
+
+def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime, created_by: str):
+    """Bills, segments and lines as plain rows (``ohm.core.bulk``): one prepared INSERT run
+    over many rows on SQLite, COPY on PostgreSQL. Values are put in database form here, once
+    per distinct date, rather than field by field through model instances."""
+    ops = connection.ops
+    dates: dict[date, object] = {}
+
+    def day(value: date):
+        found = dates.get(value)
+        if found is None:
+            found = dates[value] = ops.adapt_datefield_value(value)
+        return found
+
+    at_db = ops.adapt_datetimefield_value(at)
+    issued, held = Bill.Status.ISSUED.value, Bill.Status.HELD.value
+    email, mail = Bill.Delivery.EMAIL.value, Bill.Delivery.PRINT.value
+    dumps = json.dumps
+    bill_rows = []
+    segment_count = 0
+    for d in drafts:
+        s = d.summary
+        bill_rows.append(
+            (
+                d.pk,
+                d.number,
+                d.account_id,
+                cycle,
+                held if d.exceptions else issued,
+                day(d.bill_date),
+                day(d.due_date),
+                day(d.start_date),
+                day(d.end_date),
+                s.previous_balance_cents,
+                s.payments_cents,
+                s.adjustments_cents,
+                s.new_charges_cents,
+                s.total_due_cents,
+                d.is_estimated,
+                d.estimated_streak,
+                d.is_first,
+                d.is_final,
+                dumps(d.exceptions) if d.exceptions else "[]",
+                dumps(d.messages) if d.messages else "[]",
+                d.language,
+                email if d.paperless else mail,
+                d.entry_key,
+                d.replaces_id,
+                run_id,
+                at_db,
+                created_by,
+                None if d.exceptions else at_db,
+                "",
+            )
+        )
+        segment_count += len(d.segments)
+    bulk.insert_rows(Bill._meta.db_table, BILL_COLUMNS, bill_rows)
+
+    segment_ids = iter(_reserve_ids(BillSegment, segment_count))
+    versions_json: dict[int, str] = {}
+    segment_rows = []
+    line_rows = []
+    for d in drafts:
+        sequence = 0
+        for s in d.segments:
+            segment_id = next(segment_ids)
+            key = id(s.versions)
+            if key not in versions_json:
+                versions_json[key] = dumps(s.versions)
+            charges = 0
+            for line in s.lines:
+                sequence += 1
+                charges += line.amount_cents
+                line_rows.append(
+                    (
+                        d.pk,
+                        segment_id,
+                        sequence,
+                        line.component,
+                        compose.gl_role(line.component),
+                        line.description[:200],
+                        str(line.quantity),
+                        line.unit,
+                        str(line.price),
+                        line.amount_cents,
+                        line.clause[:120],
+                    )
+                )
             segment_rows.append(
-                BillSegment(
-                    bill=bill,
-                    agreement_id=s.agreement["id"],
-                    rate_code=s.agreement["rate_schedule__code"],
-                    rate_versions=s.versions,
-                    start_date=s.start_date,
-                    end_date=s.end_date,
-                    days=s.days,
-                    usage_wh=s.usage_wh,
-                    received_wh=s.received_wh,
-                    max_demand_w=s.max_demand_w,
-                    estimated_share=s.estimated_share,
-                    missing_share=s.missing_share,
-                    determinants=s.determinants,
-                    charges_cents=sum(line.amount_cents for line in s.lines),
-                )
-            )
-            owners.append((bill, s))
-    for segment_row, pk in zip(
-        segment_rows, _reserve_ids(BillSegment, len(segment_rows)), strict=True
-    ):
-        segment_row.pk = pk
-    bulk.insert_instances(BillSegment, segment_rows)
-    # Lines are most of the rows and every column is already a plain int or str: straight to
-    # the driver, no per-field conversion.
-    rows: list[tuple] = []
-    sequence: dict[int, int] = defaultdict(int)
-    for segment_row, (bill, s) in zip(segment_rows, owners, strict=True):
-        for line in s.lines:
-            sequence[bill.pk] += 1
-            rows.append(
                 (
-                    bill.pk,
-                    segment_row.pk,
-                    sequence[bill.pk],
-                    line.component,
-                    line.gl_role,
-                    line.description[:200],
-                    str(line.quantity),
-                    line.unit,
-                    str(line.price),
-                    line.amount_cents,
-                    line.clause[:120],
+                    segment_id,
+                    d.pk,
+                    s.agreement["id"],
+                    s.agreement["rate_schedule__code"],
+                    versions_json[key],
+                    day(s.start_date),
+                    day(s.end_date),
+                    s.days,
+                    s.usage_wh,
+                    s.received_wh,
+                    s.max_demand_w,
+                    s.estimated_share,
+                    s.missing_share,
+                    dumps(s.determinants),
+                    charges,
                 )
             )
-    ids = _reserve_ids(BillLine, len(rows))
+    bulk.insert_rows(BillSegment._meta.db_table, SEGMENT_COLUMNS, segment_rows)
+    line_ids = _reserve_ids(BillLine, len(line_rows))
     bulk.insert_rows(
         BillLine._meta.db_table,
         LINE_COLUMNS,
-        ((pk, *row) for pk, row in zip(ids, rows, strict=True)),
+        ((pk, *row) for pk, row in zip(line_ids, line_rows, strict=True)),
     )
 
 
@@ -730,7 +926,7 @@ def _entry_spec(
         kind="bill",
         effective_date=bill.bill_date,
         idempotency_key=bill.entry_key,
-        description=f"Bill {bill.number}, {bill.start_date:%b %-d} – {bill.end_date - timedelta(days=1):%b %-d, %Y}",
+        description=_entry_description(bill),
         lines=[
             ledger.LineSpec(
                 gl=line.role,

@@ -17,4 +17,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Ohm foundation"
 
     def ready(self) -> None:
+        from ohm.core import lookups
+
+        lookups.install()
         post_migrate.connect(_refresh_roles, dispatch_uid="ohm.core.refresh_roles")
