@@ -57,7 +57,7 @@ FORMATS = ("bai2", "lockbox")
 #: The journal entry kind of a file chunk's deposit (one entry, a line per payment).
 BATCH_ENTRY_KIND = "payment_batch"
 _CHANNEL_TITLES = dict(Channel.choices)
-CHUNK_SIZE = 10_000
+CHUNK_SIZE = 25_000
 NOTES_KEPT = 200
 NAME_CANDIDATES = 20
 
