@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import repeat
 
 import numpy as np
 from django.db import connection, transaction
@@ -325,36 +326,42 @@ def save_day_block(
         for number in set(numbers)
     }
     levels = (
-        [None if np.isnan(x) else x for x in vee_level.tolist()]
+        [x if x == x else None for x in vee_level.tolist()]  # NaN: none
         if vee_level is not None
-        else [None] * k_rows
+        else repeat(None)
     )
     zero_runs = (
-        [None if x < 0 else x for x in vee_zero_run.tolist()]
+        ([None if x < 0 else x for x in vee_zero_run.tolist()])
+        if vee_zero_run is not None and bool((vee_zero_run < 0).any())
+        else vee_zero_run.tolist()
         if vee_zero_run is not None
-        else [None] * k_rows
+        else repeat(None)
     )
-    # One bytes object per row, sliced from one buffer: rows of a C-contiguous matrix.
+    # One bytes object per row, sliced from one buffer: rows of a C-contiguous matrix; the
+    # rows are put together by ``zip`` (columns of lists, constants repeated).
     value_bytes, flag_bytes = values.tobytes(), flags.tobytes()
     value_width, flag_width = values.shape[1] * VALUE_DTYPE.itemsize, flags.shape[1]
-    rows = [
-        (
-            channel_ids[k],
-            day_values[numbers[k]],
-            block.interval_minutes,
-            value_bytes[k * value_width : (k + 1) * value_width],
-            flag_bytes[k * flag_width : (k + 1) * flag_width],
-            versions[k],
-            True,
-            at,
-            source,
-            actor_label,
-            reason,
-            levels[k],
-            zero_runs[k],
+    rows = list(
+        zip(
+            channel_ids,
+            [day_values[number] for number in numbers]
+            if len(day_values) > 1
+            else repeat(day_values[numbers[0]]),
+            repeat(block.interval_minutes),
+            [value_bytes[i : i + value_width] for i in range(0, len(value_bytes), value_width)],
+            [flag_bytes[i : i + flag_width] for i in range(0, len(flag_bytes), flag_width)],
+            versions,
+            repeat(True),
+            repeat(at),
+            repeat(source),
+            repeat(actor_label),
+            repeat(reason),
+            levels,
+            zero_runs,
         )
-        for k in (range(k_rows) if bool(write.all()) else np.flatnonzero(write).tolist())
-    ]
+    )
+    if not bool(write.all()):
+        rows = [rows[k] for k in np.flatnonzero(write).tolist()]
     for lo in range(0, len(superseded), _FETCH_CHUNK):
         IntervalDay.objects.filter(pk__in=superseded[lo : lo + _FETCH_CHUNK]).update(
             is_current=False

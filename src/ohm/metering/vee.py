@@ -119,7 +119,9 @@ def history_percentile(
 ) -> np.ndarray:
     """Per row, the percentile of the measured intervals (NaN for a row with none) — the
     channel's own yardstick for spikes."""
-    values, flags = _as_2d(values).astype(np.float64), _as_2d(flags)
+    values, flags = _as_2d(values), _as_2d(flags)
+    if values.dtype != np.float32:
+        values = values.astype(np.float64)
     rows, width = values.shape
     if not width:
         return np.full(rows, np.nan)
@@ -128,13 +130,15 @@ def history_percentile(
     result = np.empty(rows)
     # Rows measured throughout (nearly all of them) need no NaN handling, which is slow.
     if whole.all():
-        return np.percentile(values, percentile, axis=1)
+        return _row_percentile(values, percentile)
     if whole.any():
-        result[whole] = np.percentile(values[whole], percentile, axis=1)
+        result[whole] = _row_percentile(values[whole], percentile)
     if not whole.all():
         # The rest: sort each row with its unmeasured intervals (NaN) last, and interpolate
         # between the order statistics as numpy's "linear" method does.
-        part = np.sort(np.where(measured[~whole], values[~whole], np.nan), axis=1)
+        part = np.sort(
+            np.where(measured[~whole], values[~whole].astype(np.float64), np.nan), axis=1
+        )
         count = measured[~whole].sum(axis=1)
         position = (np.maximum(count, 1) - 1) * (percentile / 100.0)
         low = np.floor(position).astype(np.int64)
@@ -142,6 +146,29 @@ def history_percentile(
         pick = np.arange(len(part))
         below, above = part[pick, low], part[pick, high]
         result[~whole] = np.where(count > 0, below + (above - below) * (position - low), np.nan)
+    return result
+
+
+def _row_percentile(values: np.ndarray, percentile: float) -> np.ndarray:
+    """``np.percentile(values.astype(float64), percentile, axis=1)`` (method "linear"), the
+    same figures, for a fraction of the work: each row is partitioned where it is (float32
+    order is float64 order) rather than along the columns of a float64 copy, and only the two
+    order statistics around the percentile are turned into float64 and interpolated, with
+    numpy's own formulas."""
+    n = values.shape[1]
+    virtual = (n - 1) * np.true_divide(percentile, 100)  # numpy's "linear" index
+    previous = np.floor(virtual)
+    low = int(min(max(previous, 0), n - 1))
+    high = int(min(max(previous + 1, 0), n - 1))
+    gamma = np.float64(virtual - previous)
+    part = np.partition(values, sorted({low, high, n - 1}), axis=1)
+    below = part[:, low].astype(np.float64)
+    above = part[:, high].astype(np.float64)
+    diff = above - below
+    # numpy's ``_lerp``: from the lower value below the middle, from the upper one above it.
+    result = above - diff * (1 - gamma) if gamma >= 0.5 else below + diff * gamma
+    # NaN sorts last: a row holding one has no percentile, as with numpy.
+    result[np.isnan(part[:, n - 1])] = np.nan
     return result
 
 

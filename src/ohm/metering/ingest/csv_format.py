@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ohm.metering.ingest import csv_wide
@@ -61,7 +62,8 @@ def _parse_columns(path: Path) -> ParsedReads:
     """The fast reader. Arrow splits the file into blocks and converts them on every core;
     ``meter``, ``interval_end`` and ``quality`` come back dictionary-encoded, so each distinct
     serial, time and code is cleaned and checked once in Python (a day of 15-minute reads has
-    96 distinct times however many meters send them) and each read is only an index."""
+    96 distinct times however many meters send them) and each read is only an index, turned
+    into its serial's position, its time's seconds and its quality code block by block."""
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=True),
@@ -84,100 +86,118 @@ def _parse_columns(path: Path) -> ParsedReads:
         table.column(name).null_count for name in ("meter", "channel", "interval_end", "quality")
     ):
         raise _Unconvertible
-    table = table.unify_dictionaries()
     count = table.num_rows
-    line = np.arange(2, count + 2, dtype=np.int64)
+    # Line numbers: the header is line 1 and Arrow keeps empty lines (as errors), so read i
+    # is line i + 2.
+    line = np.arange(2, count + 2, dtype=np.int32 if count < 2**31 - 2 else np.int64)
 
-    meter_texts, meter_codes = _codes(table.column("meter"))
     # Serials are matched without case or surrounding spaces: "m1 " and "M1" are one meter.
     meter_position: dict[str, int] = {}
-    meter_of_text = np.array(
-        [meter_position.setdefault(s.strip().upper(), len(meter_position)) for s in meter_texts],
-        dtype=np.int32,
+    meter = _decode(
+        table.column("meter"),
+        lambda s: meter_position.setdefault(s.strip().upper(), len(meter_position)),
+        np.int32,
     )
     meter_refs = list(meter_position)
-    meter = meter_of_text[meter_codes] if len(meter_of_text) else meter_codes
 
-    numbers = table.column("channel").to_numpy()
-    if count and numbers.min() < 0:
+    channel_column = table.column("channel")
+    bounds = pc.min_max(channel_column).as_py() if count else {"min": 0, "max": 0}
+    if count and bounds["min"] < 0:
         raise _Unconvertible  # "-1" is no channel number: the careful reader says so
-    if count and numbers.max() < 65_536:
-        # Channel numbers are small: count them instead of sorting millions of reads.
-        channel_refs = np.flatnonzero(np.bincount(numbers))
-        position = np.zeros(int(numbers.max()) + 1, dtype=np.int32)
-        position[channel_refs] = np.arange(len(channel_refs), dtype=np.int32)
-        channel = position[numbers]
+    if bounds["min"] == bounds["max"]:
+        # One channel number in the whole file (the usual case): every read's code is 0.
+        channel_refs = np.array([bounds["min"]] if count else [], dtype=np.int64)
+        channel = np.broadcast_to(np.int32(0), (count,))
+        numbers = np.broadcast_to(np.int64(bounds["min"]), (count,))
     else:
-        channel_refs, inverse = np.unique(numbers, return_inverse=True)
-        channel = inverse.astype(np.int32)
-
-    time_texts, time_codes = _codes(table.column("interval_end"))
-    # Each distinct time once: its UTC seconds, or why it cannot be used.
-    time_seconds = np.zeros(len(time_texts), dtype=np.int64)
-    time_problem: dict[int, tuple[str, str]] = {}
-    for k, text in enumerate(time_texts):
-        seconds, problem = _end_seconds(text.strip())
-        if problem is None:
-            time_seconds[k] = seconds
+        numbers = channel_column.to_numpy()
+        if numbers.max() < 65_536:
+            # Channel numbers are small: count them instead of sorting millions of reads.
+            channel_refs = np.flatnonzero(np.bincount(numbers))
+            position = np.zeros(int(numbers.max()) + 1, dtype=np.int32)
+            position[channel_refs] = np.arange(len(channel_refs), dtype=np.int32)
+            channel = position[numbers]
         else:
-            time_problem[k] = problem
-    end_s = time_seconds[time_codes]
+            channel_refs, inverse = np.unique(numbers, return_inverse=True)
+            channel = inverse.astype(np.int32)
+
+    # Each distinct time once: its UTC seconds, or why it cannot be used.
+    time_problem: dict[str, tuple[str, str]] = {}
+
+    def seconds_of(text: str) -> int:
+        seconds, problem = _end_seconds(text.strip())
+        if problem is not None:
+            time_problem[text] = problem
+        return seconds
+
+    end_s = _decode(table.column("interval_end"), seconds_of, np.int64)
 
     value_column = table.column("value")
     value = value_column.to_numpy()  # float64; an empty field is NaN
-    quality_texts, quality_codes = _codes(table.column("quality"))
-    lookup = np.array(
-        [
-            _QUALITY_UNKNOWN if (c := QUALITY_CODES.get(t.strip().upper())) is None else c
-            for t in quality_texts
-        ]
-        or [_QUALITY_UNKNOWN],
-        dtype=np.uint8,
-    )
-    quality = lookup[quality_codes]
+    unknown_quality: set[str] = set()
 
-    empty = np.zeros(count, dtype=bool)
+    def quality_of(text: str) -> int:
+        code = QUALITY_CODES.get(text.strip().upper())
+        if code is None:
+            unknown_quality.add(text)
+            return _QUALITY_UNKNOWN
+        return code
+
+    quality = _decode(table.column("quality"), quality_of, np.uint8)
+
+    empty = None
     if value_column.null_count:
         # No value is fine for a missing interval (its value is ignored), wrong for any other.
         empty = value_column.is_null().to_numpy(zero_copy_only=False)
         value = np.where(empty, 0.0, value)
-    bad_time = (
-        np.isin(time_codes, np.fromiter(time_problem, dtype=np.int64))
-        if time_problem
-        else np.zeros(count, dtype=bool)
-    )
-    no_meter = np.flatnonzero(meter_refs == "")
-    nameless = (meter == no_meter[0]) if len(no_meter) else np.zeros(count, dtype=bool)
-    bad = (
-        nameless
-        | bad_time
-        | (quality == _QUALITY_UNKNOWN)
-        | (empty & (quality != Quality.MISSING))
-        | ~np.isfinite(value)
-    )
-
+    # The per-read masks only when something is wrong somewhere (rarely).
+    nameless_code = meter_position.get("")
     builder = ReadsBuilder()
-    for i in np.flatnonzero(bad).tolist():
-        refs = {
-            "meter_ref": meter_refs[meter[i]][:60],
-            "channel_ref": str(numbers[i])[:30],
-        }
-        if nameless[i]:
-            code, reason = "malformed", "no meter"
-        elif bad_time[i]:
-            code, reason = time_problem[int(time_codes[i])]
-        elif quality[i] == _QUALITY_UNKNOWN:
-            code, reason = "malformed", _unknown_quality(quality_texts[quality_codes[i]].strip())
-        elif empty[i]:
-            code, reason = (
-                "malformed",
-                "no value (only a missing interval, quality M, may have none)",
-            )
-        else:
-            code, reason = "malformed", f"value “{value[i]}” is not a finite number"
-        builder.problem(int(line[i]), code, reason, **refs)
-    keep = ~bad
-    if not keep.all():
+    if (
+        nameless_code is not None
+        or time_problem
+        or unknown_quality
+        or empty is not None
+        or not np.isfinite(value).all()
+    ):
+        # Which problem each read's time has (-1: none), and its quality text when unknown.
+        problems = list(time_problem.values())
+        numbered = {text: k for k, text in enumerate(time_problem)}
+        time_problem_of = _decode(
+            table.column("interval_end"), lambda t: numbered.get(t, -1), np.int32
+        )
+        unknown = sorted(unknown_quality)
+        unknown_of = _decode(
+            table.column("quality"),
+            lambda t: unknown.index(t) if t in unknown_quality else -1,
+            np.int32,
+        )
+        nameless = meter == nameless_code if nameless_code is not None else None
+        bad = (time_problem_of >= 0) | (unknown_of >= 0) | ~np.isfinite(value)
+        if nameless is not None:
+            bad |= nameless
+        if empty is not None:
+            bad |= empty & (quality != Quality.MISSING)
+        for i in np.flatnonzero(bad).tolist():
+            refs = {
+                "meter_ref": meter_refs[meter[i]][:60],
+                "channel_ref": str(numbers[i])[:30],
+            }
+            if nameless is not None and nameless[i]:
+                code, reason = "malformed", "no meter"
+            elif time_problem_of[i] >= 0:
+                code, reason = problems[time_problem_of[i]]
+            elif unknown_of[i] >= 0:
+                code, reason = "malformed", _unknown_quality(unknown[unknown_of[i]].strip())
+            elif empty is not None and empty[i]:
+                code, reason = (
+                    "malformed",
+                    "no value (only a missing interval, quality M, may have none)",
+                )
+            else:
+                code, reason = "malformed", f"value “{value[i]}” is not a finite number"
+            builder.problem(int(line[i]), code, reason, **refs)
+        keep = ~bad
         line, meter, channel, end_s, value, quality = (
             a[keep] for a in (line, meter, channel, end_s, value, quality)
         )
@@ -197,16 +217,25 @@ def _parse_columns(path: Path) -> ParsedReads:
     )
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
-    """A dictionary-encoded column (dictionaries unified) as its distinct texts and, per
-    row, the index of its text."""
-    if column.num_chunks == 0 or len(column) == 0:
-        return [], np.zeros(0, dtype=np.int32)
-    texts = column.chunk(0).dictionary.to_pylist()
-    codes = np.concatenate(
-        [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
-    ).astype(np.int32, copy=False)
-    return texts, codes
+def _decode(column: pa.ChunkedArray, meaning, dtype) -> np.ndarray:
+    """A dictionary-encoded column as one number per row: ``meaning(text)`` of each chunk's
+    distinct texts (asked once per text of the whole column), looked up for every row of the
+    chunk straight into the result."""
+    out = np.empty(len(column), dtype=dtype)
+    known: dict[str, int] = {}
+    at = 0
+    for chunk in column.chunks:
+        size = len(chunk)
+        if not size:
+            continue
+        texts = chunk.dictionary.to_pylist()
+        lookup = np.array(
+            [known[t] if t in known else known.setdefault(t, meaning(t)) for t in texts],
+            dtype=dtype,
+        )
+        np.take(lookup, chunk.indices.to_numpy(zero_copy_only=False), out=out[at : at + size])
+        at += size
+    return out
 
 
 def _end_seconds(text: str) -> tuple[int, tuple[str, str] | None]:
