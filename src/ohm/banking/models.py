@@ -254,7 +254,8 @@ class Refund(models.Model):
     """Money owed back to a customer with a credit balance, paid by check or ACH credit.
 
     Ledger: at approval, receivables DR / refunds payable CR (the credit leaves the account);
-    at issue, refunds payable DR / cash CR (the check or ACH credit leaves the bank).
+    at issue, refunds payable DR / cash CR (the check or ACH credit leaves the bank; a card
+    refund leaves card cash clearing, as the processor nets it from its next settlement).
     """
 
     class Reason(models.TextChoices):
@@ -265,6 +266,7 @@ class Refund(models.Model):
     class Method(models.TextChoices):
         CHECK = "check", "Check to the mailing address"
         ACH = "ach", "ACH credit to the autopay bank account"
+        CARD = "card", "Back to the card that paid"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending approval"
@@ -313,11 +315,29 @@ class Refund(models.Model):
     work_item = models.ForeignKey(
         "workqueue.WorkItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    payment = models.ForeignKey(
+        "payments.Payment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A card refund: the card payment whose card gets the money back",
+    )
+    processor_ref = models.CharField(
+        max_length=80, blank=True, help_text="The card processor's reference of the refund"
+    )
+    processor_message = models.CharField(
+        max_length=200, blank=True, help_text="The processor's latest answer (timeout, refusal)"
+    )
 
     class Meta:
         ordering = ["-made_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_amount_positive")
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(method="card") | Q(payment__isnull=False),
+                name="card_refund_names_its_payment",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,6 +47,8 @@ REFUND_APPROVAL_CATEGORY = "refund_approval"
 #: The GL role refund checks are drawn on (seeded by migration 0002).
 CHECK_CASH_ROLE = "cash_disbursements"
 ACH_CASH_ROLE = "cash_ach"
+#: A card refund leaves card cash clearing: the processor nets it from its next settlement.
+CARD_CASH_ROLE = "cash_card"
 REFUNDS_PAYABLE_ROLE = "refunds_payable"
 
 

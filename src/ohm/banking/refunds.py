@@ -1,19 +1,26 @@
-"""Refunds of credit balances (overpayment, final bill, deposit return) by check or ACH credit.
+"""Refunds of credit balances (overpayment, final bill, deposit return) by check, ACH credit
+or back to the card that paid.
 
 Guards, checked when a refund is asked for and again when it is approved:
 
 - no more than the available credit: the credit balance, less payments not yet cleared
   (younger than ``uncleared_days``; cash excepted) and less refunds already pending;
 - to the original payment method or the mailing address of record: an ACH refund goes
-  only to the autopay bank account that has paid the account; a check goes to the main
-  customer at the account's mailing address, as it stands at the request;
+  only to the autopay bank account that has paid the account; a card refund only to the
+  card of a card payment on the account, at most what that payment left to refund; a check
+  goes to the main customer at the account's mailing address, as it stands at the request;
 - a cooling-off period (``cooling_off_days``) after the bank details or the mailing
   address change.
 
 Within the maker's refund limit (``ohm.core.permissions``) a refund is approved at once;
 above it, it waits for a different person whose limit covers it. Ledger: approval posts
-receivables DR / refunds payable CR; issue (check printed, or ACH file released) posts
-refunds payable DR / cash CR.
+receivables DR / refunds payable CR; issue (check printed, ACH file released, or the card
+processor's refund confirmed) posts refunds payable DR / cash CR.
+
+A card refund is issued by ``issue_card_refund`` after approval, outside any transaction:
+the processor is asked to refund the payment's charge under the key ``ohm-refund-<id>``, so
+asking again after a timeout (a person's retry, ``resolve_card_refunds``) never gives the
+money back twice; only the processor's confirmation posts the issue entry.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from ohm.ledger import operations as ledger
 from ohm.ledger import queries as ledger_queries
 from ohm.ledger.models import JournalEntry
 from ohm.ledger.operations import EntrySpec, LineSpec
+from ohm.payments import cards
+from ohm.payments.adapters.processor import ChargeStatus, ProcessorRefused, ProcessorTimeout
 from ohm.payments.models import Payment, Tender
 from ohm.workqueue import operations as workqueue
 from ohm.workqueue.models import WorkItem
@@ -55,22 +64,26 @@ class AvailableCredit:
 
 
 def available_credit(
-    *, account: Account, as_of: date, excluding: Refund | None = None
+    *,
+    account: Account,
+    as_of: date,
+    excluding: Refund | None = None,
+    card_payment: Payment | None = None,
 ) -> AvailableCredit:
+    """``card_payment``: a refund goes back to this payment's card, so the payment does not
+    count as uncleared (the money returns where it came from)."""
     balance = ledger_queries.get_balance_cents(account_id=account.pk, as_of=as_of)
     credit = max(-balance, 0)
     since = as_of - timedelta(days=int(policies.setting("uncleared_days")))
-    uncleared = (
-        Payment.objects.filter(
-            account_id=account.pk,
-            status=Payment.Status.POSTED,
-            effective_date__gt=since,
-            effective_date__lte=as_of,
-        )
-        .exclude(tender=Tender.CASH)
-        .aggregate(t=Sum("amount_cents"))["t"]
-        or 0
-    )
+    young = Payment.objects.filter(
+        account_id=account.pk,
+        status=Payment.Status.POSTED,
+        effective_date__gt=since,
+        effective_date__lte=as_of,
+    ).exclude(tender=Tender.CASH)
+    if card_payment is not None:
+        young = young.exclude(pk=card_payment.pk)
+    uncleared = young.aggregate(t=Sum("amount_cents"))["t"] or 0
     pending = Refund.objects.filter(account_id=account.pk, status=Refund.Status.PENDING)
     if excluding is not None:
         pending = pending.exclude(pk=excluding.pk)
@@ -129,6 +142,58 @@ def _refund_enrolment(account: Account, at: datetime) -> AutopayEnrolment:
     return enrolment
 
 
+def refundable_to_card_cents(*, payment: Payment, excluding: Refund | None = None) -> int:
+    """What is left to give back to a card payment's card: its amount less the card refunds
+    of it asked for, approved or issued."""
+    taken = Refund.objects.filter(payment=payment, method=Refund.Method.CARD).exclude(
+        status__in=[Refund.Status.REJECTED, Refund.Status.CANCELLED]
+    )
+    if excluding is not None:
+        taken = taken.exclude(pk=excluding.pk)
+    return payment.amount_cents - int(taken.aggregate(t=Sum("amount_cents"))["t"] or 0)
+
+
+def list_card_payments(*, account: Account) -> list[Payment]:
+    """The account's card payments a refund can go back to (captured, in the books)."""
+    return list(
+        Payment.objects.filter(
+            account_id=account.pk, tender=Tender.CARD, status=Payment.Status.POSTED
+        )
+        .exclude(processor_ref="")
+        .order_by("-received_at", "-id")[:50]
+    )
+
+
+def _card_payment(account: Account, payment: Payment | None, amount_cents: int, excluding):
+    if payment is None:
+        raise ValidationError(
+            {"payment": "A card refund goes back to a card payment: choose the payment."}
+        )
+    payment = Payment.objects.filter(pk=payment.pk).first()
+    if payment is None or payment.account_id != account.pk:
+        raise ValidationError(
+            {"payment": f"That payment is not on account {account.number}: a card refund goes "
+             "back only to a card that paid this account."}
+        )  # fmt: skip
+    if payment.tender != Tender.CARD or not payment.processor_ref:
+        raise ValidationError(
+            {"payment": f"Payment {payment.pk} was not made by card: refund it by check or ACH."}
+        )
+    if payment.status != Payment.Status.POSTED:
+        raise ValidationError(
+            {"payment": f"Payment {payment.pk} is {payment.get_status_display().lower()}: "
+             "there is nothing to give back to its card."}
+        )  # fmt: skip
+    left = refundable_to_card_cents(payment=payment, excluding=excluding)
+    if amount_cents > left:
+        raise ValidationError(
+            {"amount_cents": f"At most {format_cents(left)} can go back to the card of payment "
+             f"{payment.pk} ({format_cents(payment.amount_cents)}, less its other refunds); "
+             f"{format_cents(amount_cents)} is more."}
+        )  # fmt: skip
+    return payment
+
+
 def _check_guards(
     *,
     account: Account,
@@ -136,12 +201,20 @@ def _check_guards(
     method: str,
     at: datetime,
     excluding: Refund | None = None,
-) -> tuple[AvailableCredit, AutopayEnrolment | None]:
+    payment: Payment | None = None,
+) -> tuple[AvailableCredit, AutopayEnrolment | None, Payment | None]:
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
         raise ValidationError({"amount_cents": "A refund is a whole number of cents above zero."})
     if method not in Refund.Method.values:
-        raise ValidationError({"method": f"“{method}” is not check or ach."})
-    credit = available_credit(account=account, as_of=localdate(at), excluding=excluding)
+        raise ValidationError({"method": f"“{method}” is not check, ach or card."})
+    card = (
+        _card_payment(account, payment, amount_cents, excluding)
+        if method == Refund.Method.CARD
+        else None
+    )
+    credit = available_credit(
+        account=account, as_of=localdate(at), excluding=excluding, card_payment=card
+    )
     if amount_cents > credit.available_cents:
         detail = f"credit {format_cents(credit.credit_cents)}"
         if credit.uncleared_cents:
@@ -159,7 +232,7 @@ def _check_guards(
              f"waits {policies.setting('cooling_off_days')} days after an address change."}
         )  # fmt: skip
     enrolment = _refund_enrolment(account, at) if method == Refund.Method.ACH else None
-    return credit, enrolment
+    return credit, enrolment, card
 
 
 def _is_person(actor) -> bool:
@@ -220,11 +293,15 @@ def request_refund(
     at: datetime,
     idempotency_key: str,
     memo: str = "",
+    payment: Payment | None = None,
 ) -> Refund:
     """Ask for a refund; approved at once within the maker's refund limit, else pending.
+    A card refund (``method="card"``) names the card ``payment`` whose card gets the money;
+    once approved, ``issue_card_refund`` gives it back through the processor.
 
     :raises ValidationError: more than the available credit, a method the guards refuse,
-        a cooling-off period not yet over, an unknown reason.
+        a cooling-off period not yet over, an unknown reason; for a card, a payment that is
+        not a captured card payment of the account, or more than it left to refund.
     """
     key = (idempotency_key or "").strip()
     if not key:
@@ -238,7 +315,9 @@ def request_refund(
     if reason not in Refund.Reason.values:
         raise ValidationError({"reason": f"“{reason}” is not a refund reason."})
     account = Account.objects.select_for_update().get(pk=account.pk)
-    _, enrolment = _check_guards(account=account, amount_cents=amount_cents, method=method, at=at)
+    _, enrolment, card = _check_guards(
+        account=account, amount_cents=amount_cents, method=method, at=at, payment=payment
+    )
     person = customer_queries.get_main_person(account=account)
     payee = person.display_name if person is not None else account.number
     refund = Refund.objects.create(
@@ -250,6 +329,7 @@ def request_refund(
         payee_name=payee[:120],
         payee_address="\n".join(account.mailing_lines),
         enrolment=enrolment,
+        payment=card,
         idempotency_key=key,
         maker=actor,
         made_at=at,
@@ -260,7 +340,12 @@ def request_refund(
         actor=actor,
         at=at,
         account_id=account.pk,
-        after={"amount_cents": amount_cents, "reason": reason, "method": method},
+        after={
+            "amount_cents": amount_cents,
+            "reason": reason,
+            "method": method,
+            **({"payment": card.pk, "card": card.tender_detail} if card else {}),
+        },
         reason=memo,
     )
     limit = limit_cents(actor, "refund")
@@ -285,7 +370,11 @@ def request_refund(
 
 
 def _lock(refund: Refund) -> Refund:
-    return Refund.objects.select_for_update().select_related("account").get(pk=refund.pk)
+    return (
+        Refund.objects.select_for_update(of=("self",))
+        .select_related("account", "payment")
+        .get(pk=refund.pk)
+    )
 
 
 def _check_checker(refund: Refund, actor, verb: str) -> None:
@@ -328,6 +417,7 @@ def approve_refund(*, refund: Refund, actor, at: datetime, note: str = "") -> Re
         method=refund.method,
         at=at,
         excluding=refund,
+        payment=refund.payment,
     )
     _approve(refund, actor=actor, at=at, note=note)
     _close_item(
@@ -525,3 +615,121 @@ def positive_pay_csv(*, issue_date: date) -> str:
              f"{check.amount_cents // 100}.{check.amount_cents % 100:02d}", check.payee_name, "Y" if void else "N"]
         )  # fmt: skip
     return out.getvalue()
+
+
+# Card refunds ------------------------------------------------------------------------------------
+
+
+def card_refund_key(refund: Refund) -> str:
+    """The processor idempotency key of a card refund: the same refund is asked for under the
+    same key however often Ohm retries, so the card is credited once."""
+    return f"ohm-refund-{refund.pk}"
+
+
+def _note_processor(refund: Refund, message: str, *, event: str, actor, at: datetime) -> Refund:
+    with transaction.atomic():
+        refund = _lock(refund)
+        refund.processor_message = message[:200]
+        refund.save(update_fields=["processor_message"])
+        audit.record(
+            event,
+            subject=refund,
+            actor=actor,
+            at=at,
+            account_id=refund.account_id,
+            after={"message": refund.processor_message},
+        )
+    return refund
+
+
+def issue_card_refund(*, refund: Refund, actor, at: datetime, processor=None) -> Refund:
+    """Give an approved card refund back to the card through the processor, then post the
+    issue (refunds payable DR / card cash clearing CR). Called outside any transaction: the
+    processor is a remote system.
+
+    Returns the refund: ISSUED when the processor confirmed; still APPROVED with the
+    processor's message when it did not answer (call again: the key ``ohm-refund-<id>``
+    makes the retry safe); APPROVED as a check refund to the mailing address when the
+    processor refused (the charge voided or disputed meanwhile), for a person to issue.
+
+    :raises ValidationError: not a card refund, or not approved.
+    """
+    refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+    if refund.method == Refund.Method.CARD and refund.status == Refund.Status.ISSUED:
+        return refund
+    if refund.method != Refund.Method.CARD or refund.status != Refund.Status.APPROVED:
+        raise ValidationError(
+            {"status": f"Refund {refund.pk} is {refund.get_status_display().lower()} "
+             f"{refund.get_method_display().lower()}: only approved card refunds go to a card."}
+        )  # fmt: skip
+    assert refund.payment is not None  # the card_refund_names_its_payment constraint
+    processor = processor or cards.get_processor()
+    try:
+        result = processor.refund(
+            processor_ref=refund.payment.processor_ref,
+            amount_cents=refund.amount_cents,
+            idempotency_key=card_refund_key(refund),
+        )
+    except ProcessorTimeout as exc:
+        return _note_processor(
+            refund,
+            f"No answer from the card processor ({exc}); asking again is safe.",
+            event="banking.refund.card_unanswered",
+            actor=actor,
+            at=at,
+        )
+    except ProcessorRefused as exc:
+        return _card_refused(refund, str(exc), actor=actor, at=at)
+    if result.status != ChargeStatus.REFUNDED:
+        return _note_processor(
+            refund,
+            f"The card processor answered “{result.status}”; asking again is safe.",
+            event="banking.refund.card_unanswered",
+            actor=actor,
+            at=at,
+        )
+    with transaction.atomic():
+        locked = _lock(refund)
+        if locked.status == Refund.Status.ISSUED:
+            return locked  # another request finished it (the processor refunded once)
+        mark_issued(
+            refund=locked,
+            cash_role=policies.CARD_CASH_ROLE,
+            effective_date=localdate(at),
+            actor=actor,
+            at=at,
+            detail=f"card refund {result.processor_ref} to {refund.payment.tender_detail}"[:120],
+        )
+        Refund.objects.filter(pk=refund.pk).update(
+            processor_ref=result.processor_ref[:80], processor_message="refunded to the card"
+        )
+    return Refund.objects.select_related("payment").get(pk=refund.pk)
+
+
+def _card_refused(refund: Refund, why: str, *, actor, at: datetime) -> Refund:
+    """The processor will not refund the charge: the money is still owed to the customer, so
+    the refund stays approved and turns into a check to the mailing address of record."""
+    with transaction.atomic():
+        refund = _lock(refund)
+        if refund.status != Refund.Status.APPROVED or refund.method != Refund.Method.CARD:
+            return refund
+        refund.method = Refund.Method.CHECK
+        refund.processor_message = f"The card processor refused: {why}"[:200]
+        refund.save(update_fields=["method", "processor_message"])
+        audit.record(
+            "banking.refund.card_refused", subject=refund, actor=actor, at=at,
+            account_id=refund.account_id, before={"method": "card"},
+            after={"method": "check", "message": refund.processor_message}, reason=why,
+        )  # fmt: skip
+    return refund
+
+
+def resolve_card_refunds(*, actor, at: datetime, processor=None) -> list[Refund]:
+    """The janitor for card refunds: ask again for every approved card refund (one that
+    timed out, or whose issue a crash interrupted). Returns the refunds it looked at."""
+    done = []
+    for refund in Refund.objects.filter(
+        method=Refund.Method.CARD, status=Refund.Status.APPROVED
+    ).order_by("pk"):
+        done.append(issue_card_refund(refund=refund, actor=actor, at=at, processor=processor))
+    return done

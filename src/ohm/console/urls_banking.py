@@ -30,6 +30,7 @@ urlpatterns = [
     path("banking/refunds/<int:pk>/decide/", banking.refund_decide, name="refund_decide"),
     path("banking/refunds/<int:pk>/cancel/", banking.refund_cancel, name="refund_cancel"),
     path("banking/refunds/<int:pk>/check/", banking.refund_issue_check, name="refund_issue_check"),
+    path("banking/refunds/<int:pk>/card/", banking.refund_issue_card, name="refund_issue_card"),
     path("banking/checks/", banking.check_register, name="check_register"),
     path("banking/checks/<int:pk>/void/", banking.check_void, name="check_void"),
     path("banking/positive-pay/", banking.positive_pay, name="positive_pay"),

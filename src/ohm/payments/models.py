@@ -431,3 +431,19 @@ class SimulatedCardCharge(models.Model):
 
     def __str__(self) -> str:
         return f"simulated charge {self.processor_ref} {self.status}"
+
+
+class SimulatedCardRefund(models.Model):
+    """A refund the fake processor made (simulator only), under the caller's idempotency key:
+    the same key again returns this refund and gives nothing back twice."""
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    processor_ref = models.CharField(max_length=80, unique=True)
+    charge = models.ForeignKey(
+        SimulatedCardCharge, on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount_cents = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"simulated refund {self.processor_ref} of {self.charge_id}"

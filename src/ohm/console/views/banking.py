@@ -35,6 +35,7 @@ from ohm.console.views.auth import staff_required
 from ohm.console.views.financials import AmountField
 from ohm.console.views.records import _account, account_url, local_today
 from ohm.core import clock
+from ohm.core.localtime import localdate
 from ohm.core.money import format_cents
 from ohm.core.permissions import limit_cents
 from ohm.customers import queries as customer_queries
@@ -97,11 +98,24 @@ class RefundForm(ConsoleForm):
     amount = AmountField(label="Amount ($)")
     reason = forms.ChoiceField(choices=Refund.Reason.choices)
     method = forms.ChoiceField(choices=Refund.Method.choices, widget=forms.RadioSelect)
+    payment = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Card payment (for a refund to the card)",
+        help_text="The money goes back to the card of this payment, through the card processor",
+    )
     memo = forms.CharField(max_length=200, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, card_payments=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["idempotency_key"].initial = f"console:{uuid.uuid4()}"
+        self.card_payments = {p.pk: p for p in card_payments}
+        self.fields["payment"].choices = [("", "—")] + [
+            (p.pk, f"Payment {p.pk}: {p.tender_detail or 'card'}, {format_cents(p.amount_cents)} "
+             f"on {localdate(p.received_at):%b %-d, %Y}")
+            for p in card_payments
+        ]  # fmt: skip
 
 
 class DecisionForm(ConsoleForm):
@@ -471,17 +485,49 @@ def returns_detail(request, pk: int):
 # Refunds -------------------------------------------------------------------------------------
 
 
+def _give_back_to_card(request, refund: Refund) -> None:
+    """An approved card refund goes to the card at once; the message says what happened."""
+    if refund.method != Refund.Method.CARD or refund.status != Refund.Status.APPROVED:
+        return
+    try:
+        refund = refunds.issue_card_refund(refund=refund, actor=request.user, at=clock.now())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return
+    if refund.status == Refund.Status.ISSUED:
+        assert refund.payment is not None
+        messages.success(
+            request,
+            f"{format_cents(refund.amount_cents)} given back to {refund.payment.tender_detail or 'the card'} "
+            f"(processor {refund.processor_ref}).",
+        )
+    elif refund.method == Refund.Method.CHECK:
+        messages.error(
+            request,
+            f"{refund.processor_message} The refund is now a check to the mailing address: issue it.",
+        )
+    else:
+        messages.warning(request, refund.processor_message)
+
+
 @staff_required(perm=REQUEST_REFUND)
 def refund_new(request, number: str):
     account = _account(number)
-    form = RefundForm(request.POST or None)
+    card_payments = refunds.list_card_payments(account=account)
+    wanted = request.GET.get("payment", "")
+    initial = {}
+    if wanted.isdigit() and int(wanted) in {p.pk for p in card_payments}:
+        initial = {"payment": int(wanted), "method": Refund.Method.CARD}
+    form = RefundForm(request.POST or None, initial=initial, card_payments=card_payments)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        payment = form.card_payments.get(data["payment"]) if data["payment"] else None
         refund = _run(
             form,
             lambda: refunds.request_refund(
                 account=account, amount_cents=data["amount"], reason=data["reason"], method=data["method"],
                 memo=data["memo"], actor=request.user, at=clock.now(), idempotency_key=data["idempotency_key"],
+                payment=payment,
             ),
             aliases={"amount_cents": "amount"},
         )  # fmt: skip
@@ -491,6 +537,8 @@ def refund_new(request, number: str):
                     request,
                     f"Refund {refund.pk} waits for approval by someone with a higher limit.",
                 )
+            elif refund.method == Refund.Method.CARD:
+                _give_back_to_card(request, refund)
             else:
                 messages.success(
                     request, f"Refund {refund.pk} approved: {format_cents(refund.amount_cents)}."
@@ -507,6 +555,7 @@ def refund_new(request, number: str):
             "credit": refunds.available_credit(account=account, as_of=today),
             "limit_cents": limit_cents(request.user, "refund"),
             "enrolment": _live(account),
+            "card_payments": card_payments,
             "refunds": Refund.objects.filter(account=account)[:20],
         },
     )
@@ -523,7 +572,9 @@ def _can_decide(user, refund: Refund) -> bool:
 
 @staff_required(perm=VIEW)
 def refund_detail(request, pk: int, form=None):
-    refund = get_object_or_404(Refund.objects.select_related("account", "maker", "checker"), pk=pk)
+    refund = get_object_or_404(
+        Refund.objects.select_related("account", "maker", "checker", "payment"), pk=pk
+    )
     return render(
         request,
         "console/banking/refund.html",
@@ -537,6 +588,9 @@ def refund_detail(request, pk: int, form=None):
             "can_issue": refund.status == Refund.Status.APPROVED
             and refund.method == Refund.Method.CHECK
             and request.user.has_perm(ISSUE),
+            "can_issue_card": refund.status == Refund.Status.APPROVED
+            and refund.method == Refund.Method.CARD
+            and request.user.has_perm(REQUEST_REFUND),
             "checks": refund.checks.all(),
             "ach_entries": refund.ach_entries.select_related("ach_file"),
         },
@@ -558,6 +612,8 @@ def refund_decide(request, pk: int):
     ):
         return refund_detail(request, pk, form=form)
     messages.success(request, f"Refund {pk} {'approved' if approve else 'rejected'}.")
+    if approve:
+        _give_back_to_card(request, refund)
     return redirect("console:refund", pk=pk)
 
 
@@ -589,6 +645,19 @@ def refund_issue_check(request, pk: int):
             request,
             f"Check {check.number} issued to {check.payee_name} for {format_cents(check.amount_cents)}.",
         )
+    return redirect("console:refund", pk=pk)
+
+
+@staff_required(perm=REQUEST_REFUND)
+@require_POST
+def refund_issue_card(request, pk: int):
+    """Ask the processor (again) for an approved card refund: the same key every time, so the
+    card is credited once however often this is pressed."""
+    refund = get_object_or_404(Refund, pk=pk)
+    if refund.method != Refund.Method.CARD or refund.status != Refund.Status.APPROVED:
+        messages.error(request, f"Refund {pk} is not an approved card refund.")
+    else:
+        _give_back_to_card(request, refund)
     return redirect("console:refund", pk=pk)
 
 

@@ -571,14 +571,17 @@ def payment_search(request):
 
 
 def _refund_url(payment: Payment) -> str:
+    """The account's refund form; for a card payment, with the card chosen (the refund goes
+    back to it through the processor)."""
     if payment.account is None:
         return ""
-    for name in ("console:refund_new", "console:refund"):
-        try:
-            return reverse(name, kwargs={"number": payment.account.number})
-        except NoReverseMatch:
-            continue
-    return ""
+    try:
+        url = reverse("console:refund_new", kwargs={"number": payment.account.number})
+    except NoReverseMatch:
+        return ""
+    if payment.tender == Tender.CARD and payment.processor_ref:
+        url += f"?payment={payment.pk}"
+    return url
 
 
 @staff_required(perm=VIEW)

@@ -15,10 +15,11 @@ Magic tokens (what the hosted fields would return for test cards):
 ``tok_timeout_decline``    declined at the processor, the answer lost
 ``tok_timeout_lost``       the request never arrives: nothing charged, timeout
 ``tok_capture_timeout``    authorized; the capture's answer is lost
+``tok_refund_timeout``     approved; a refund of it is made but the first answer is lost
 =========================  ==============================================================
 
-``lookup`` tells what happened under a key; calls repeated under a key return the first
-result (no second charge). Webhooks and the settlement file are made the way a real
+``lookup`` tells what happened under a key (a charge's, or a refund's); calls repeated under
+a key return the first result (no second charge, no second refund). Webhooks and the settlement file are made the way a real
 processor makes them, signed with the configured secret.
 """
 
@@ -43,7 +44,7 @@ from ohm.payments.adapters.processor import (
     sign,
     verify,
 )
-from ohm.payments.models import SimulatedCardCharge
+from ohm.payments.models import SimulatedCardCharge, SimulatedCardRefund
 
 CARDS = {"tok_mastercard": ("Mastercard", "4444"), "tok_amex": ("American Express", "0005")}
 DECLINES = {
@@ -58,6 +59,17 @@ FEE_FIXED_CENTS = 10
 
 def _ref(key: str) -> str:
     return "ch_sim_" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def _refund_result(done: SimulatedCardRefund) -> ChargeResult:
+    brand, last4 = CARDS.get(done.charge.token, ("Visa", "4242"))
+    return ChargeResult(
+        status=ChargeStatus.REFUNDED,
+        processor_ref=done.processor_ref,
+        brand=brand,
+        last4=last4,
+        amount_cents=done.amount_cents,
+    )
 
 
 def _result(charge: SimulatedCardCharge) -> ChargeResult:
@@ -148,21 +160,61 @@ class SimulatedProcessor:
     def refund(
         self, *, processor_ref: str, amount_cents: int, idempotency_key: str
     ) -> ChargeResult:
-        charge = self._charge(processor_ref)
-        if charge.status not in (ChargeStatus.CAPTURED, ChargeStatus.REFUNDED):
-            raise ProcessorRefused(f"charge {processor_ref} is {charge.status}")
-        if charge.refunded_cents + amount_cents > charge.amount_cents:
-            raise ProcessorRefused("more than the charge")
-        charge.refunded_cents += amount_cents
-        charge.status = ChargeStatus.REFUNDED
-        charge.save(update_fields=["refunded_cents", "status"])
-        return _result(charge)
+        """Give back part or all of a captured charge, once per ``idempotency_key``: the same
+        key again answers with the first refund (its own ``re_sim_…`` reference and amount)."""
+        done = SimulatedCardRefund.objects.filter(idempotency_key=idempotency_key).first()
+        if done is None:
+            done = self._new_refund(processor_ref, amount_cents, idempotency_key)
+            if done.charge.token == "tok_refund_timeout":
+                raise ProcessorTimeout("no answer from the processor")
+        elif done.charge.processor_ref != processor_ref or done.amount_cents != amount_cents:
+            raise ProcessorRefused("that idempotency key was used for another refund")
+        return _refund_result(done)
+
+    def _new_refund(
+        self, processor_ref: str, amount_cents: int, idempotency_key: str
+    ) -> SimulatedCardRefund:
+        if amount_cents <= 0:
+            raise ProcessorRefused("the amount must be more than zero")
+        with transaction.atomic():
+            charge = (
+                SimulatedCardCharge.objects.select_for_update()
+                .filter(processor_ref=processor_ref)
+                .first()
+            )
+            if charge is None:
+                raise ProcessorRefused(f"no charge {processor_ref}")
+            if charge.status not in (ChargeStatus.CAPTURED, ChargeStatus.REFUNDED):
+                raise ProcessorRefused(f"charge {processor_ref} is {charge.status}")
+            if charge.refunded_cents + amount_cents > charge.amount_cents:
+                raise ProcessorRefused(
+                    f"more than the charge: {charge.amount_cents - charge.refunded_cents} "
+                    "cents are left to refund"
+                )
+            try:
+                with transaction.atomic():
+                    done = SimulatedCardRefund.objects.create(
+                        idempotency_key=idempotency_key,
+                        processor_ref="re" + _ref(idempotency_key)[2:],
+                        charge=charge,
+                        amount_cents=amount_cents,
+                        created_at=self._now(),
+                    )
+            except IntegrityError:
+                return SimulatedCardRefund.objects.get(idempotency_key=idempotency_key)
+            charge.refunded_cents += amount_cents
+            charge.status = ChargeStatus.REFUNDED
+            charge.save(update_fields=["refunded_cents", "status"])
+        return done
 
     def lookup(self, *, idempotency_key: str) -> ChargeResult:
         charge = SimulatedCardCharge.objects.filter(idempotency_key=idempotency_key).first()
-        if charge is None:
-            return ChargeResult(status=ChargeStatus.NOT_FOUND)
-        return _result(charge)
+        if charge is not None:
+            return _result(charge)
+        done = SimulatedCardRefund.objects.filter(idempotency_key=idempotency_key).first()
+        if done is not None:
+            return _refund_result(done)
+        return ChargeResult(status=ChargeStatus.NOT_FOUND)
 
     # Webhooks and settlement ---------------------------------------------------------------
 
@@ -188,7 +240,8 @@ class SimulatedProcessor:
         return body, sign(secret=self.secret, body=body, timestamp=int(at.timestamp()))
 
     def settlement_file(self, *, day: date) -> str:
-        """Captured (and refunded) charges of the local ``day``, as the processor settles them."""
+        """What the processor settles for the local ``day``: the charges captured that day
+        (refunded since or not) and the refunds made that day, each under its own key."""
         rows = []
         for charge in SimulatedCardCharge.objects.filter(
             status__in=[ChargeStatus.CAPTURED, ChargeStatus.REFUNDED]
@@ -207,16 +260,12 @@ class SimulatedProcessor:
                     fee,
                 )
             )
-            if charge.refunded_cents:
+        for done in SimulatedCardRefund.objects.order_by("created_at", "id"):
+            if localdate(done.created_at) == day:
                 rows.append(
                     SettlementRow(
-                        0,
-                        day,
-                        charge.processor_ref,
-                        charge.idempotency_key,
-                        "refund",
-                        -charge.refunded_cents,
-                        0,
+                        0, day, done.processor_ref, done.idempotency_key, "refund",
+                        -done.amount_cents, 0,
                     )
-                )
+                )  # fmt: skip
         return settlement_csv(rows)
