@@ -14,7 +14,10 @@ and imported with ``ohm.payments.imports.import_payment_file``: parse, check, ma
 the file is not.
 
 Online: ``--online`` single payments through ``post_payment`` (cashier channel, cash, with an
-open drawer), each its own transaction as a request would be; p50/p95 reported.
+open drawer), each its own transaction as a request would be; p50/p95 reported, wall and
+CPU (this process's time: what the request costs apart from waiting for a core or the disk).
+The load average at the end is printed with the figures: on a shared machine wall time
+mostly measures the queue for a core.
 
 ACH: ``--ach`` debit entries built into a NACHA file by ``ohm.banking.nacha.build_ach_file``
 (reported as null when the banking app has no builder).
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -146,7 +150,9 @@ def make_file(fmt: str, accounts: list[tuple[int, str]], *, run: str, day: date,
     return text.encode(), paid
 
 
-def online_latency(count: int, accounts, *, day: date, run: str, rng) -> list[float]:
+def online_latency(
+    count: int, accounts, *, day: date, run: str, rng
+) -> tuple[list[float], list[float]]:
     user_model = get_user_model()
     cashier, _ = user_model.objects.get_or_create(username="bench-cashier")
     drawer = drawers.open_drawer(
@@ -158,9 +164,11 @@ def online_latency(count: int, accounts, *, day: date, run: str, rng) -> list[fl
         business_date=day,
     )
     timings = []
+    cpu_timings = []
     for i in range(count):
         pk, _ = accounts[rng.randrange(len(accounts))]
         started = time.perf_counter()
+        cpu = time.process_time()
         operations.post_payment(
             account_id=pk,
             amount_cents=rng.randint(500, 30_000),
@@ -173,6 +181,7 @@ def online_latency(count: int, accounts, *, day: date, run: str, rng) -> list[fl
             drawer=drawer,
         )
         timings.append((time.perf_counter() - started) * 1000)
+        cpu_timings.append((time.process_time() - cpu) * 1000)
     totals_cash = sum(Payment.objects.filter(drawer=drawer).values_list("amount_cents", flat=True))
     drawers.close_drawer(
         drawer=drawer,
@@ -183,10 +192,10 @@ def online_latency(count: int, accounts, *, day: date, run: str, rng) -> list[fl
         actor=ACTOR,
         at=clock.now(),
     )
-    return timings
+    return timings, cpu_timings
 
 
-def ach_build(count: int, rng) -> float | None:
+def ach_build(count: int, rng) -> tuple[float, float] | None:
     try:
         from ohm.banking import nacha
     except ImportError:
@@ -207,6 +216,7 @@ def ach_build(count: int, rng) -> float | None:
         for i in range(count)
     ]
     started = time.perf_counter()
+    cpu = time.process_time()
     text = nacha.build_ach_file(
         header=nacha.FileHeader(
             immediate_destination=routing + str(nacha.routing_check_digit(routing)),
@@ -221,7 +231,7 @@ def ach_build(count: int, rng) -> float | None:
         effective_date=date(2026, 3, 3),
         debits=entries,
     )
-    seconds = time.perf_counter() - started
+    seconds = (time.perf_counter() - started, time.process_time() - cpu)
     lines = text.splitlines()
     if len(lines) % 10 or any(len(line) != 94 for line in lines):
         raise SystemExit("ACH file is not blocked 94-character records")
@@ -275,15 +285,18 @@ def main(argv: list[str], *, stdout=None, stderr=None) -> int:
         raise SystemExit("re-importing the file was not a replay")
 
     err.write(f"Timing {args.online} online payments…\n")
-    timings = (
-        online_latency(args.online, accounts, day=day, run=run, rng=rng) if args.online else []
+    timings, cpu_timings = (
+        online_latency(args.online, accounts, day=day, run=run, rng=rng)
+        if args.online
+        else ([], [])
     )
     err.write(f"Building an ACH file of {args.ach:,} entries…\n")
-    ach_seconds = ach_build(args.ach, rng) if args.ach else None
+    ach = ach_build(args.ach, rng) if args.ach else None
     books = check_books()
     if not books.balanced:
         raise SystemExit("the books do not balance")
     quantiles = statistics.quantiles(timings, n=100) if len(timings) >= 2 else None
+    cpu_quantiles = statistics.quantiles(cpu_timings, n=100) if len(cpu_timings) >= 2 else None
     figures = {
         "bench": "payments",
         "database": _database(),
@@ -296,9 +309,13 @@ def main(argv: list[str], *, stdout=None, stderr=None) -> int:
         "online": len(timings),
         "online_p50_ms": round(quantiles[49], 2) if quantiles else None,
         "online_p95_ms": round(quantiles[94], 2) if quantiles else None,
-        "ach_entries": args.ach if ach_seconds is not None else None,
-        "ach_seconds": round(ach_seconds, 3) if ach_seconds is not None else None,
+        "online_cpu_p50_ms": round(cpu_quantiles[49], 2) if cpu_quantiles else None,
+        "online_cpu_p95_ms": round(cpu_quantiles[94], 2) if cpu_quantiles else None,
+        "ach_entries": args.ach if ach is not None else None,
+        "ach_seconds": round(ach[0], 3) if ach is not None else None,
+        "ach_cpu_seconds": round(ach[1], 3) if ach is not None else None,
         "books_balanced": books.balanced,
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
     out.write(json.dumps(figures) + "\n")
     return 0
