@@ -344,3 +344,24 @@ class TestConsole:
         assert (refund.method, refund.status, refund.payment_id) == ("card", "issued", payment.pk)
         assert "back to Visa •••• 4242" in response.content.decode()
         assert balance(account) == 0
+
+
+class TestSchedule:
+    def test_the_card_janitor_finishes_a_refund_whose_answer_was_lost(
+        self, db, processor, supervisor
+    ):
+        from ohm.batch import schedule
+
+        account = make_account()
+        bill(account, 100_00, key="bill", on=date(2026, 4, 1))
+        payment = pay_by_card(account, processor, token="tok_refund_timeout")
+        refund = ask(account, supervisor, payment)
+        refunds.issue_card_refund(refund=refund, actor=supervisor, at=AT, processor=processor)
+
+        said = schedule._card_janitor(AT + timedelta(minutes=10))
+
+        assert "1 of 1 card refunds given back" in said
+        refund.refresh_from_db()
+        assert refund.status == Refund.Status.ISSUED
+        assert SimulatedCardRefund.objects.get().amount_cents == 80_00
+        assert books_clean()

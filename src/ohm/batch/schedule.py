@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from ohm.agreements.operations import apply_due_service_changes
+from ohm.banking.refunds import resolve_card_refunds
 from ohm.core.audit import SystemActor
 from ohm.core.localtime import localdate
 from ohm.core.models import ScheduledJob
@@ -39,9 +40,13 @@ def _service_roll(at: datetime) -> str:
 
 def _card_janitor(at: datetime) -> str:
     outcome = resolve_unsettled(actor=SystemActor("schedule:card-janitor"), clock=lambda: at)
+    # Approved card refunds whose processor answer was lost: asked again under the same key.
+    card_refunds = resolve_card_refunds(actor=SystemActor("schedule:card-janitor"), at=at)
     return (
         f"{outcome.checked} card payments asked about: {outcome.posted} posted, "
-        f"{outcome.declined} declined, {outcome.still_unknown} still unknown"
+        f"{outcome.declined} declined, {outcome.still_unknown} still unknown; "
+        f"{sum(r.status == 'issued' for r in card_refunds)} of {len(card_refunds)} card refunds "
+        "given back"
     )
 
 
