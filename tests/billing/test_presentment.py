@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import io
 from datetime import UTC, date, datetime
 
+import pikepdf
 import pytest
 from django.core import mail
 
@@ -68,6 +71,55 @@ class TestBillDocument:
         pdf = presentment.bill_pdf(bill, scan_line=build_scan_line)
 
         assert pdf.startswith(b"%PDF-")
+
+
+def pages_and_title(pdf: bytes) -> tuple[int, str]:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        return len(doc.pages), str(doc.docinfo.get("/Title", ""))
+
+
+@pytest.mark.django_db
+class TestManyBills:
+    def test_a_batch_gives_each_bill_its_own_pdf_with_only_its_pages(self):
+        english = issued_bill()
+        spanish = issued_bill()
+        Bill.objects.filter(pk=spanish.pk).update(language="es")
+        spanish.refresh_from_db()
+        (_, one), (_, two) = presentment.documents([english, spanish], scan_line=build_scan_line)
+        long = copy.deepcopy(one)
+        long["bill_number"] = "B-LONG"
+        long["segments"][0]["lines"] *= 40  # a bill that runs over a page
+
+        pdfs = presentment.render_pdfs([one, long, two], batch=2)
+
+        long_pages, _ = pages_and_title(presentment.render_pdf(long))
+        assert long_pages > 1
+        assert [pages_and_title(pdf) for pdf in pdfs] == [
+            (1, f"Bill {english.number}"),
+            (long_pages, "Bill B-LONG"),
+            (1, f"Factura {spanish.number}"),
+        ]
+        assert all(pdf.startswith(b"%PDF-") for pdf in pdfs)
+
+    def test_one_bill_is_one_tagged_pdf(self):
+        bill = issued_bill()
+        ((_, data),) = presentment.documents([bill], scan_line=build_scan_line)
+
+        with pikepdf.open(io.BytesIO(presentment.render_pdf(data))) as doc:
+            assert len(doc.pages) == 1
+            assert "/StructTreeRoot" in doc.Root
+
+    def test_a_batch_whose_pages_do_not_match_its_bills_is_an_error(self):
+        bill = issued_bill()
+        ((_, data),) = presentment.documents([bill], scan_line=build_scan_line)
+        whole = presentment.render_pdf({"bills": [data, data]}, tagged=False)
+
+        assert len(presentment.split_bills(whole, titles=["a", "b"])) == 2
+        with pytest.raises(RuntimeError, match="2 bills"):
+            presentment.split_bills(whole, titles=["a"])
+
+    def test_no_bills_no_pdfs(self):
+        assert presentment.render_pdfs([]) == []
 
 
 @pytest.mark.django_db
