@@ -213,7 +213,8 @@ def journal_lines(segment_lines: Mapping[int, Sequence[Line]]) -> list[EntryLine
         if charges:
             out.append(EntryLine(RECEIVABLES, charges, agreement_id))
         for line in lines:
-            by_role[line.gl_role] = by_role.get(line.gl_role, 0) - line.amount_cents
+            role = gl_role(line.component)
+            by_role[role] = by_role.get(role, 0) - line.amount_cents
     out.extend(EntryLine(role, cents) for role, cents in sorted(by_role.items()) if cents)
     assert sum(line.amount_cents for line in out) == 0
     return out

@@ -77,9 +77,14 @@ class Bill(models.Model):
         PRINT = "print", "Printed and mailed"
 
     number = models.CharField(max_length=20, unique=True)
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="bills")
+    # Indexes cost every row a bill run writes: the account's bills are found through the
+    # (account, status, end_date) index, so the foreign keys below that nobody searches by
+    # carry none of their own.
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, related_name="bills", db_index=False
+    )
     cycle = models.PositiveSmallIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
     bill_date = models.DateField()
     due_date = models.DateField()
     start_date = models.DateField(help_text="First local day billed (earliest segment)")
@@ -107,10 +112,20 @@ class Bill(models.Model):
         max_length=60, blank=True, help_text="Idempotency key of the bill's journal entry"
     )
     entry = models.ForeignKey(
-        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.JournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     reversal_entry = models.ForeignKey(
-        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.JournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
@@ -126,7 +141,12 @@ class Bill(models.Model):
         null=True, blank=True, help_text="When it was cancelled or discarded"
     )
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     close_reason = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -167,8 +187,11 @@ class BillSegment(models.Model):
     """One service agreement's part of a bill, with the determinants it was rated on."""
 
     bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="segments")
-    agreement = models.ForeignKey(
-        "agreements.ServiceAgreement", on_delete=models.PROTECT, related_name="bill_segments"
+    agreement = models.ForeignKey(  # searched through the (agreement, end_date) index
+        "agreements.ServiceAgreement",
+        on_delete=models.PROTECT,
+        related_name="bill_segments",
+        db_index=False,
     )
     rate_code = models.CharField(max_length=20)
     rate_versions = models.JSONField(
@@ -203,8 +226,13 @@ class BillLine(models.Model):
     """One charge as the customer reads it. ``amount_cents`` is the one rounded figure."""
 
     bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines")
-    segment = models.ForeignKey(
-        BillSegment, null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
+    segment = models.ForeignKey(  # lines are read by bill
+        BillSegment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_index=False,
     )
     sequence = models.PositiveSmallIntegerField()
     component = models.CharField(max_length=20, help_text="energy, fixed, demand, tax, …")

@@ -327,7 +327,18 @@ def _rate_grid(
             delivered_wh=grid.delivered_wh[index],
             received_wh=grid.received_wh[index] if grid.has_received else None,
         )
-        terms = [_terms(agreements[grid.agreement_ids[k]]) for k in rows]
+        known_terms: dict[tuple, calc.AgreementTerms] = {}
+        terms = []
+        for k in rows:
+            agreement = agreements[grid.agreement_ids[k]]
+            key = (
+                agreement["service_point__premise__baseline_territory"],
+                agreement["service_point__premise__heat_source"],
+                bool(agreement.get("medical")),
+            )
+            if key not in known_terms:
+                known_terms[key] = _terms(agreement)
+            terms.append(known_terms[key])
         try:
             rated = rater(
                 versions=spans,
@@ -342,21 +353,12 @@ def _rate_grid(
                 segment = segments[grid.agreement_ids[k]]
                 segment.problem, segment.problem_code = str(error), "rating_error"
             continue
-        for position, k in enumerate(rows):
+        # The engine's lines (component, description, quantity, unit, price, amount_cents,
+        # clause) are what a bill stores: kept as they are, made column by column.
+        for k, priced in zip(rows, rated.bills(), strict=True):
             segment = segments[grid.agreement_ids[k]]
             segment.versions = versions
-            segment.lines = [
-                compose.Line(
-                    line.component,
-                    line.description,
-                    line.quantity,
-                    line.unit,
-                    line.price,
-                    line.amount_cents,
-                    line.clause,
-                )
-                for line in rated.bill(position).lines
-            ]
+            segment.lines = list(priced.lines)
 
 
 def _terms(agreement: dict) -> calc.AgreementTerms:

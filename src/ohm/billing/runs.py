@@ -81,12 +81,26 @@ def _dates_of(run: BatchRun) -> BillDates:
     )
 
 
+#: Rate versions and parsed tariffs of the run being executed in this process, kept across
+#: its chunks: every chunk of one execution prices with the same rates (a version approved
+#: meanwhile applies from the next run, or when the run is resumed).
+_rate_cache: dict[int, dict] = {}
+
+
 def _process(*, run: BatchRun, items: list, at: datetime) -> dict[str, int]:
     from ohm.core.audit import SystemActor
 
+    if run.pk not in _rate_cache:
+        _rate_cache.clear()
+        _rate_cache[run.pk] = {}
     actor = run.actor if run.actor_id else SystemActor(run.actor_label or "bill run")
     result = bill_accounts(
-        account_ids=[int(i) for i in items], dates=_dates_of(run), at=at, actor=actor, run_id=run.pk
+        account_ids=[int(i) for i in items],
+        dates=_dates_of(run),
+        at=at,
+        actor=actor,
+        run_id=run.pk,
+        cache=_rate_cache[run.pk],
     )
     return result.counts()
 
