@@ -122,7 +122,7 @@ def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
     """number → (id, status, cash_only) for the numbers that exist; one query."""
     if not numbers:
         return {}
-    where, params = _in_list("number", sorted(numbers))
+    where, params = _in_list("number", list(numbers))
     rows = _fetch(
         f"SELECT number, id, status, cash_only FROM {Account._meta.db_table} WHERE {where}", params
     )
@@ -204,46 +204,51 @@ def decide_items(items: list[FileItem]) -> list[Row]:
     Scan lines are checked as one column and all account numbers read in one query, so a
     file of 50,000 items is matched in a fraction of a second.
     """
-    plain = scanline.scan_line_accounts([item.scan_line for item in items])
-    wanted: list[tuple[str, str]] = [
-        (number, "") if number else _wanted_number(item)
-        for item, number in zip(items, plain, strict=True)
+    numbers = scanline.scan_line_accounts([item.scan_line for item in items])
+    problems: dict[int, str] = {}
+    for i in [i for i, number in enumerate(numbers) if not number]:
+        numbers[i], problem = _wanted_number(items[i])
+        if problem:
+            problems[i] = problem
+    accounts = _account_rows(set(numbers) - {""})
+    found = [accounts.get(number) for number in numbers]
+    # The usual item: its account found, open and not cash only. The rest one by one below.
+    account_ids: list[int | None] = [
+        row[0] if row is not None and row[1] != _CLOSED and not row[2] else None for row in found
     ]
-    accounts = _account_rows({number for number, _ in wanted if number})
-    rows: list[Row] = []
-    append = rows.append
-    for item, (number, problem) in zip(items, wanted, strict=True):
-        tender = item.tender if item.tender in _TENDERS else "check"
-        stated = (item.scan_line or item.account_number)[:40]
-        found = accounts.get(number) if number else None
-        account_id: int | None = None
-        reason = ""
-        if found is None:
-            account_id = _by_name_and_amount(item) if item.payer_name else None
-            if account_id is None:
-                reason = problem or (
+    reasons = [""] * len(items)
+    for i in [i for i, account_id in enumerate(account_ids) if account_id is None]:
+        item, row, number = items[i], found[i], numbers[i]
+        if row is None:
+            account_ids[i] = _by_name_and_amount(item) if item.payer_name else None
+            if account_ids[i] is None:
+                reasons[i] = problems.get(i) or (
                     f"No account {number}." if number else "The item names no account."
                 )
-        elif found[1] == _CLOSED:
-            reason = f"Account {number} is closed."
-        elif found[2] and item.tender in _REFUSED_WHEN_CASH_ONLY:
-            reason = f"Account {number} is cash only: a {item.tender} arrived anyway."
+        elif row[1] == _CLOSED:
+            reasons[i] = f"Account {number} is closed."
+        elif item.tender in _REFUSED_WHEN_CASH_ONLY:
+            reasons[i] = f"Account {number} is cash only: a {item.tender} arrived anyway."
         else:
-            account_id = found[0]
-        append(
-            [
-                item.line,
-                item.key,
-                item.amount_cents,
-                tender,
-                item.reference[:80],
-                item.payer_name[:120],
-                account_id,
-                reason[:200],
-                stated,
-            ]
+            account_ids[i] = row[0]
+        reasons[i] = reasons[i][:200]
+    return list(
+        map(
+            list,
+            zip(
+                [item.line for item in items],
+                [item.key for item in items],
+                [item.amount_cents for item in items],
+                [item.tender if item.tender in _TENDERS else "check" for item in items],
+                [item.reference[:80] for item in items],
+                [item.payer_name[:120] for item in items],
+                account_ids,
+                reasons,
+                [(item.scan_line or item.account_number)[:40] for item in items],
+                strict=True,
+            ),
         )
-    return rows
+    )
 
 
 # Posting -----------------------------------------------------------------------------------------
@@ -447,18 +452,19 @@ def process_chunk(*, run: BatchRun, items: list[Row], at: datetime) -> dict[str,
         description=params.get("file", ""),
         source=f"import:{import_run_id}",
     )
+    unapplied = [row for row in fresh if not row[6]]
+    unapplied_cents = sum(row[2] for row in unapplied)
     counts = {
-        "posted_count": sum(1 for row in fresh if row[6]),
-        "posted_cents": sum(row[2] for row in fresh if row[6]),
-        "unapplied_count": sum(1 for row in fresh if not row[6]),
-        "unapplied_cents": sum(row[2] for row in fresh if not row[6]),
+        "posted_count": len(fresh) - len(unapplied),
+        "posted_cents": sum(row[2] for row in fresh) - unapplied_cents,
+        "unapplied_count": len(unapplied),
+        "unapplied_cents": unapplied_cents,
         "duplicate_count": len(duplicates),
         "duplicate_cents": sum(row[2] for row, _ in duplicates),
     }
     notes = [
         f"line {row[0]}: {format_cents(row[2])} to suspense — {row[7]}"
-        for row in fresh
-        if not row[6]
+        for row in unapplied[:NOTES_KEPT]
     ] + [
         f"line {row[0]}: {format_cents(row[2])} was posted before as payment {pk}"
         for row, pk in duplicates
