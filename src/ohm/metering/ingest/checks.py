@@ -172,15 +172,18 @@ def _query_facts(channel_ids: np.ndarray) -> ChannelFacts:
         return channel_facts(cursor.fetchall())
 
 
-def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
-    """``vee_level`` and ``vee_zero_run`` of the current stored row of each block row's channel
-    on the day before (NaN and 0 where there is none)."""
-    rows = len(block.channel_ids)
+def stored_state(channel_ids: np.ndarray, day_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``vee_level`` and ``vee_zero_run`` of the current stored row of each row's channel on
+    the day before (NaN and 0 where there is none), for rows (``channel_ids[k]``,
+    ``day_numbers[k]``) of a block."""
+    rows = len(channel_ids)
     level = np.full(rows, np.nan)
     zero_run = np.zeros(rows, dtype=np.int64)
-    first, last = int(block.day_numbers.min()) - 1, int(block.day_numbers.max()) - 1
+    if not rows:
+        return level, zero_run
+    first, last = int(day_numbers.min()) - 1, int(day_numbers.max()) - 1
     q = connection.ops.quote_name
-    ids = np.unique(block.channel_ids)
+    ids = np.unique(channel_ids)
     one_day = first == last  # a daily file: no day to read back per row
     sql = (
         f"SELECT channel_id, {'NULL' if one_day else 'day'}, vee_level, vee_zero_run"
@@ -224,7 +227,7 @@ def _stored_state(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
     key = (channel << 20) + (day - first)
     order = np.argsort(key)
     key = key[order]
-    wanted = (block.channel_ids.astype(np.int64) << 20) + (block.day_numbers - 1 - first)
+    wanted = (channel_ids.astype(np.int64) << 20) + (day_numbers - 1 - first)
     at = np.clip(np.searchsorted(key, wanted), 0, len(key) - 1)
     hit = key[at] == wanted
     stored_level = np.array([r[2] for r in found], dtype=np.float64)[order]
@@ -248,9 +251,15 @@ class CheckedBlock:
     findings: list[DayFinding]
 
 
-def check_block(block: DayBlock, *, facts: ChannelFacts | None = None) -> CheckedBlock:
+def check_block(
+    block: DayBlock,
+    *,
+    facts: ChannelFacts | None = None,
+    stored: tuple[np.ndarray, np.ndarray] | None = None,
+) -> CheckedBlock:
     """Validate a block of merged day rows (see the module's docstring). ``facts`` must cover
-    the block's channels; without it they are read from the database."""
+    the block's channels; without it they are read from the database. ``stored`` is
+    ``stored_state`` of the block's rows when the caller read it already."""
     rows, n = block.values.shape
     minutes = block.interval_minutes
     channels = (facts or _query_facts(block.channel_ids)).for_rows(block.channel_ids)
@@ -258,7 +267,9 @@ def check_block(block: DayBlock, *, facts: ChannelFacts | None = None) -> Checke
 
     # The day before each row: the previous row of the block when it is the same channel's
     # previous day (a file of many days), else the stored row.
-    stored_level, stored_zero = _stored_state(block)
+    stored_level, stored_zero = (
+        stored if stored is not None else stored_state(block.channel_ids, block.day_numbers)
+    )
     follows = np.zeros(rows, dtype=bool)
     if rows > 1:
         follows[1:] = (block.channel_ids[1:] == block.channel_ids[:-1]) & (

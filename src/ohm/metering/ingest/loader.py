@@ -13,22 +13,24 @@ the new value wins and the day gets a new version (the old one stays, not curren
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from numpy._core import multiarray as numpy_multiarray
 
 from ohm.core import audit
@@ -39,6 +41,7 @@ from ohm.metering.ingest.checks import (
     DayFinding,
     channel_facts,
     check_block,
+    stored_state,
 )
 from ohm.metering.ingest.records import ParsedReads, Problem
 from ohm.metering.models import (
@@ -148,6 +151,22 @@ def _without_huge_pages():
         setting(before)
 
 
+@contextmanager
+def _without_cycle_collection():
+    """Python's cycle collector runs after every few hundred new objects and, now and then,
+    walks every object of the process; an import makes hundreds of thousands of small ones
+    (a tuple per meter from the database, one per day row written) and no cycles, so the
+    collector is paused while it runs (memory is still freed as it is let go) and then
+    resumed, as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def import_reads(
     *,
     path: Path,
@@ -172,7 +191,7 @@ def import_reads(
 
     :raises ValidationError: for a missing option (the meter of a Green Button file, the zone of a CMEP file).
     """
-    with _without_huge_pages():
+    with _without_huge_pages(), _without_cycle_collection():
         return _import_reads(
             path=Path(path),
             format=format,
@@ -791,20 +810,21 @@ def _store_days(
 ) -> None:
     """Scatter the reads into day rows (``[channel-days, intervals]`` matrices), chunk by chunk,
     and store each chunk. Reads sorted by channel and time (as files usually are, and as
-    ``dedupe`` found out) are not sorted again."""
+    ``dedupe`` found out) are not sorted again. A chunk is written on a second thread while
+    the next one is prepared (``_Writer``)."""
     lengths = reads.interval_s
     if not len(lengths):
         return
+    chunks: list[_Chunk] = []
     uniform = int(lengths.min()) == int(lengths.max())
     for interval_s in [int(lengths[0])] if uniform else np.unique(lengths).tolist():
         sel = None if uniform else np.flatnonzero(lengths == interval_s)
-        n = _DAY_S // interval_s
         end_s = reads.end_s if sel is None else reads.end_s[sel]
         channel_id = reads.channel_id if sel is None else reads.channel_id[sel]
         slot: np.ndarray | None = None
         if reads.ordered and uniform:
             # Already in order: only the day of each read is needed now (to find the day
-            # rows), its slot chunk by chunk below; both worked out block by block.
+            # rows), its slot chunk by chunk; both worked out block by block.
             day = _blockwise(
                 lambda a, b, e=end_s, i=interval_s: (e[a:b] - i) // _DAY_S, len(end_s), np.int32
             )
@@ -827,38 +847,33 @@ def _store_days(
         quality = reads.quality if sel is None else reads.quality[sel]
         for lo in range(0, len(group_starts), chunk_days):
             hi = min(lo + chunk_days, len(group_starts))
-            a, b = int(bounds[lo]), int(bounds[hi])
-            rows = hi - lo
-            # Row of each read in the chunk, then its cell in the flattened matrices.
-            cell: np.ndarray = np.cumsum(
-                new_row[a:b], dtype=np.dtype(np.int32 if rows * n < 2**31 else np.int64)
+            chunks.append(
+                _Chunk(
+                    interval_s=interval_s,
+                    channel_ids=channel_id[group_starts[lo:hi]],
+                    day_numbers=day[group_starts[lo:hi]].astype(np.int64),
+                    a=int(bounds[lo]),
+                    b=int(bounds[hi]),
+                    new_row=new_row,
+                    end_s=end_s,
+                    slot=slot,
+                    sel=sel,
+                    value=value,
+                    quality=quality,
+                )
             )
-            cell -= 1
-            cell *= n
-            if slot is not None:
-                cell += slot[a:b]
-            else:
-                for c in range(a, b, _BLOCK):
-                    d = min(c + _BLOCK, b)
-                    cell[c - a : d - a] += (end_s[c:d] - interval_s) % _DAY_S // interval_s
-            values = np.zeros((rows, n), dtype=VALUE_DTYPE)
-            flags = np.full((rows, n), Quality.MISSING, dtype=FLAG_DTYPE)
-            values.reshape(-1)[cell] = value[a:b]
-            flags.reshape(-1)[cell] = quality[a:b]
-            if (quality[a:b] == Quality.MISSING).any():
-                # A read flagged missing says only that there is no value: its cell stays a
-                # missing interval, value 0 (rather than dropping it, which copies every read).
-                values[flags == Quality.MISSING] = 0.0
-            block = DayBlock(
-                interval_minutes=interval_s // 60,
-                channel_ids=channel_id[group_starts[lo:hi]],
-                day_numbers=day[group_starts[lo:hi]].astype(np.int64),
-                values=values,
-                flags=flags,
-            )
-            _store_chunk(
-                block,
-                _ReadIndex(a, b, cell, sel, rows, n),
+    # A caller's ``before_store`` may use the database: then one chunk after the other.
+    writer = _Writer(result, threaded=not dry_run and len(chunks) > 1 and before_store is None)
+    try:
+        # What the store holds for the first chunk; each next chunk's is read before the
+        # chunk before it is handed to the writer (one connection: reads and writes take
+        # turns), except where a channel's days go on from one chunk into the next: the
+        # next chunk's VEE state is then the row just written, read after it.
+        stored = _chunk_state(chunks[0], vee) if chunks else None
+        for k, chunk in enumerate(chunks):
+            pending = _prepare_chunk(
+                chunk,
+                stored,
                 reads,
                 result=result,
                 problems=problems,
@@ -870,6 +885,100 @@ def _store_days(
                 before_store=before_store,
                 vee=vee,
             )
+            writer.wait()
+            following = chunks[k + 1] if k + 1 < len(chunks) else None
+            continues = following is not None and following.continues(chunk)
+            if following is not None and not continues:
+                stored = _chunk_state(following, vee)
+            if pending is not None:
+                writer.submit(pending)
+            if continues:
+                writer.wait()
+                stored = _chunk_state(following, vee)
+        writer.wait()
+    finally:
+        writer.close()
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One transaction's worth of day rows: reads ``[a, b)`` (positions in ``sel`` when
+    given) of one interval length, starting a new row where ``new_row`` says."""
+
+    interval_s: int
+    channel_ids: np.ndarray
+    day_numbers: np.ndarray
+    a: int
+    b: int
+    new_row: np.ndarray
+    end_s: np.ndarray
+    slot: np.ndarray | None
+    sel: np.ndarray | None
+    value: np.ndarray
+    quality: np.ndarray
+
+    def continues(self, before: _Chunk) -> bool:
+        """A channel's days go on from ``before`` into this chunk."""
+        return (
+            self.interval_s == before.interval_s
+            and int(self.channel_ids[0]) == int(before.channel_ids[-1])
+            and int(self.day_numbers[0]) == int(before.day_numbers[-1]) + 1
+        )
+
+    def block(self) -> tuple[DayBlock, np.ndarray]:
+        """The chunk's day rows and, per read, its cell in the flattened matrices."""
+        a, b, n = self.a, self.b, _DAY_S // self.interval_s
+        rows = len(self.channel_ids)
+        # Row of each read in the chunk, then its cell in the flattened matrices.
+        cell: np.ndarray = np.cumsum(
+            self.new_row[a:b], dtype=np.dtype(np.int32 if rows * n < 2**31 else np.int64)
+        )
+        cell -= 1
+        cell *= n
+        if self.slot is not None:
+            cell += self.slot[a:b]
+        else:
+            for c in range(a, b, _BLOCK):
+                d = min(c + _BLOCK, b)
+                cell[c - a : d - a] += (
+                    (self.end_s[c:d] - self.interval_s) % _DAY_S // self.interval_s
+                )
+        values = np.zeros((rows, n), dtype=VALUE_DTYPE)
+        flags = np.full((rows, n), Quality.MISSING, dtype=FLAG_DTYPE)
+        values.reshape(-1)[cell] = self.value[a:b]
+        flags.reshape(-1)[cell] = self.quality[a:b]
+        if (self.quality[a:b] == Quality.MISSING).any():
+            # A read flagged missing says only that there is no value: its cell stays a
+            # missing interval, value 0 (rather than dropping it, which copies every read).
+            values[flags == Quality.MISSING] = 0.0
+        block = DayBlock(
+            interval_minutes=self.interval_s // 60,
+            channel_ids=self.channel_ids,
+            day_numbers=self.day_numbers,
+            values=values,
+            flags=flags,
+        )
+        return block, cell
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What the store holds for a chunk's rows: the current day rows (to merge with) and each
+    row's VEE state from the day before (``checks.stored_state``; None without VEE)."""
+
+    current: dict[tuple[int, int], CurrentDay]
+    state: tuple[np.ndarray, np.ndarray] | None
+
+
+def _chunk_state(chunk: _Chunk, vee: bool) -> _Stored:
+    return _Stored(
+        current=fetch_current_days(
+            channel_ids=chunk.channel_ids,
+            first_day=day_from_number(chunk.day_numbers.min()),
+            last_day=day_from_number(chunk.day_numbers.max()),
+        ),
+        state=stored_state(chunk.channel_ids, chunk.day_numbers) if vee else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -891,9 +1000,9 @@ class _ReadIndex:
         return index.reshape(self.rows, self.n)
 
 
-def _store_chunk(
-    block: DayBlock,
-    read_index: _ReadIndex,
+def _prepare_chunk(
+    chunk: _Chunk,
+    stored: _Stored,
     reads: _Reads,
     *,
     result,
@@ -905,12 +1014,12 @@ def _store_chunk(
     actor_label,
     before_store,
     vee,
-) -> None:
-    current = fetch_current_days(
-        channel_ids=block.channel_ids,
-        first_day=day_from_number(block.day_numbers.min()),
-        last_day=day_from_number(block.day_numbers.max()),
-    )
+) -> Callable[[], dict[str, int]] | None:
+    """Build a chunk's day rows, merge them with the store's, validate them; returns the
+    write still to be done (None in a dry run)."""
+    block, cell = chunk.block()
+    read_index = _ReadIndex(chunk.a, chunk.b, cell, chunk.sel, *block.values.shape)
+    current = stored.current
     present = block.flags != Quality.MISSING
     if current:
         new_values = block.values
@@ -931,7 +1040,7 @@ def _store_chunk(
     zero_run: np.ndarray | None = None
     if vee:
         started = time.perf_counter()
-        checked = check_block(block, facts=reads.facts)
+        checked = check_block(block, facts=reads.facts, stored=stored.state)
         block = checked.block
         level, zero_run = checked.level, checked.zero_run
         result.vee_findings += checked.findings
@@ -944,8 +1053,9 @@ def _store_chunk(
         )
     if dry_run:
         result.days.update({k: v for k, v in _classify(block, current).items() if v})
-        return
-    counts = save_day_block(
+        return None
+    return partial(
+        save_day_block,
         block=block,
         recorded_at=at,
         source=source,
@@ -954,7 +1064,53 @@ def _store_chunk(
         vee_level=level,
         vee_zero_run=zero_run,
     )
-    result.days.update({k: v for k, v in counts.items() if v})
+
+
+class _Writer:
+    """Runs each chunk's write (its own transaction) on a second thread, so that the next
+    chunk is built and validated meanwhile: the database's work (SQLite's inserts run without
+    Python's lock; PostgreSQL's in its own process) overlaps numpy's. One write at a time, and
+    the caller waits for it before it uses the connection again: the thread works on the
+    caller's connection (shared, never at the same time), so a test's transaction and an
+    in-memory database hold for it too."""
+
+    def __init__(self, result: ImportResult, *, threaded: bool):
+        self.result = result
+        self.pending = None
+        self.connection = connections[DEFAULT_DB_ALIAS]
+        self.pool = None
+        if threaded:
+            self.connection.inc_thread_sharing()
+            self.pool = ThreadPoolExecutor(max_workers=1, initializer=self._share)
+
+    def _share(self) -> None:
+        connections[DEFAULT_DB_ALIAS] = self.connection
+
+    def submit(self, write: Callable[[], dict[str, int]]) -> None:
+        if self.pool is None:
+            self._done(write())
+        else:
+            self.pending = self.pool.submit(write)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self._done(pending.result())
+
+    def _done(self, counts: dict[str, int]) -> None:
+        self.result.days.update({k: v for k, v in counts.items() if v})
+
+    def close(self) -> None:
+        if self.pool is None:
+            return
+        try:
+            if self.pending is not None:
+                # Leaving on an error: the write under way finishes (or fails) first.
+                wait([self.pending])
+                self.pending = None
+        finally:
+            self.pool.shutdown(wait=True)
+            self.connection.dec_thread_sharing()
 
 
 def _merge(
