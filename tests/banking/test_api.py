@@ -130,3 +130,64 @@ class TestRefundApi:
         )
 
         assert response.status_code == 422
+
+
+class TestCardRefundApi:
+    @pytest.fixture
+    def paid_by_card(self, db):
+        from ohm.payments import cards
+
+        account = make_account()
+        bill(account, 10_00, key="b")
+        payment = cards.take_card_payment(
+            account_id=account.pk, amount_cents=40_00, token="tok_visa", channel="portal",
+            idempotency_key="portal-1", received_at=BUILD_AT, effective_date=BUILD_AT.date(),
+            actor=SYSTEM,
+        )  # fmt: skip
+        return account, payment
+
+    def post(self, client, account, body, key="k1"):
+        return client.post(
+            f"/api/accounts/{account.number}/refunds", json.dumps(body),
+            content_type="application/json", HTTP_IDEMPOTENCY_KEY=key,
+        )  # fmt: skip
+
+    def test_an_approved_card_refund_goes_back_to_the_card(self, api_client, paid_by_card):  # noqa: F811
+        account, payment = paid_by_card
+        body = {
+            "amount_cents": 30_00,
+            "reason": "overpayment",
+            "method": "card",
+            "payment_id": payment.pk,
+        }
+        client = api_client("supervisor")
+
+        first = self.post(client, account, body)
+        again = self.post(client, account, body)
+
+        assert first.status_code == 201, first.json()
+        assert first.json()["status"] == "issued"
+        assert first.json()["payment_id"] == payment.pk
+        assert first.json()["processor_ref"].startswith("re_sim_")
+        assert again.status_code == 200
+        assert again.json()["processor_ref"] == first.json()["processor_ref"]
+        assert Refund.objects.get().issue_entry_id is not None
+
+    def test_a_card_refund_names_its_payment(self, api_client, paid_by_card):  # noqa: F811
+        account, _ = paid_by_card
+        client = api_client("supervisor")
+
+        missing = self.post(
+            client, account, {"amount_cents": 1_00, "reason": "overpayment", "method": "card"}
+        )
+        unknown = self.post(
+            client, account,
+            {"amount_cents": 1_00, "reason": "overpayment", "method": "card", "payment_id": 999_999},
+            key="k2",
+        )  # fmt: skip
+
+        assert missing.status_code == unknown.status_code == 422
+        assert missing.json()["detail"][0]["loc"] == ["body", "payload", "payment_id"]
+        assert "choose the payment" in missing.json()["detail"][0]["msg"]
+        assert unknown.json()["detail"][0]["loc"] == ["body", "payload", "payment_id"]
+        assert not Refund.objects.exists()

@@ -25,6 +25,7 @@ from ohm.banking import refunds
 from ohm.banking.models import AutopayEnrolment, Refund
 from ohm.core import clock
 from ohm.core.localtime import localdate
+from ohm.payments.models import Payment
 
 router = Router(tags=["banking"])
 
@@ -60,7 +61,10 @@ class AutopayOut(Schema):
 class RefundIn(Schema):
     amount_cents: int = Field(..., strict=True, description="Integer cents, more than zero")
     reason: Literal["overpayment", "final_bill", "deposit_return"]
-    method: Literal["check", "ach"]
+    method: Literal["check", "ach", "card"]
+    payment_id: int | None = Field(
+        None, description="For method card: the card payment whose card gets the money back"
+    )
     memo: str = Field("", max_length=200)
 
 
@@ -78,6 +82,9 @@ class RefundOut(Schema):
     decided_at: datetime | None
     approval_entry_id: int | None
     issue_entry_id: int | None
+    payment_id: int | None
+    processor_ref: str
+    processor_message: str
 
 
 def _autopay_out(e: AutopayEnrolment) -> dict:
@@ -112,6 +119,9 @@ def _refund_out(r: Refund, replayed: bool = False) -> dict:
         "decided_at": r.decided_at,
         "approval_entry_id": r.approval_entry_id,
         "issue_entry_id": r.issue_entry_id,
+        "payment_id": r.payment_id,
+        "processor_ref": r.processor_ref,
+        "processor_message": r.processor_message,
     }
 
 
@@ -227,18 +237,29 @@ def post_refund(
     idempotency_key: str | None = Header(None, alias=KEY_HEADER, description=KEY_HELP),
 ):
     """No more than the credit less uncleared payments and pending refunds; ACH only to the
-    autopay bank account that paid; a check to the mailing address of record; neither within
-    the cooling-off period after a bank or address change (422 says which)."""
+    autopay bank account that paid; a card refund only to a card payment of the account
+    (``payment_id``), given back through the card processor as soon as it is approved; a
+    check to the mailing address of record; neither ACH nor check within the cooling-off
+    period after a bank or address change (422 says which)."""
     require_perm(request, REQUEST_REFUND, "ask for refunds")
     account = _account(number)
     key = _key(request, idempotency_key)
+    payment = (
+        Payment.objects.filter(pk=payload.payment_id).first()
+        if payload.payment_id is not None
+        else None
+    )
+    if payload.payment_id is not None and payment is None:
+        raise ValidationError(
+            [{"loc": ["body", "payload", "payment_id"], "msg": f"There is no payment {payload.payment_id}.", "type": "invalid"}]
+        )  # fmt: skip
     try:
         refund = refunds.request_refund(
             account=account, amount_cents=payload.amount_cents, reason=payload.reason, method=payload.method,
-            memo=payload.memo, actor=request.user, at=clock.now(), idempotency_key=key,
+            memo=payload.memo, actor=request.user, at=clock.now(), idempotency_key=key, payment=payment,
         )  # fmt: skip
     except DjangoValidationError as exc:
-        raise _unprocessable(exc) from exc
+        raise _unprocessable(exc, {"payment": "payment_id"}) from exc
     replayed = bool(getattr(refund, "replayed", False))
     if replayed and refund.account_id != account.pk:
         raise ValidationError(
@@ -250,6 +271,10 @@ def post_refund(
                 }
             ]
         )
+    if refund.method == Refund.Method.CARD and refund.status == Refund.Status.APPROVED:
+        # The processor is called outside the request's transaction; its key makes a retry
+        # (this same request again, after a timeout) safe.
+        refund = refunds.issue_card_refund(refund=refund, actor=request.user, at=clock.now())
     body = _refund_out(refund, replayed)
     if replayed:
         return Status(200, body)
