@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import sys
 import time
 from collections import defaultdict
@@ -39,6 +40,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
@@ -357,6 +359,11 @@ def main(argv: list[str] | None = None, *, stdout=None, stderr=None) -> int:
         return _run(options, out, err)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(options, out, err) -> int:
     started = time.perf_counter()
     setup(options.accounts, options.seed, err)
@@ -364,11 +371,13 @@ def _run(options, out, err) -> int:
 
     at = datetime(2026, 4, 2, 16, 0, tzinfo=UTC)
     started = time.perf_counter()
-    cpu = time.process_time()
+    cpu, worker_cpu = time.process_time(), _children_cpu()
     run = runs.plan_bill_run(cycle=1, as_of=AS_OF, actor=ACTOR, at=at, chunk_size=options.chunk)
     run = batchrun.execute_run(run, at=lambda: at)
     seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu
+    writer_cpu_seconds = time.process_time() - cpu
+    # The run's worker processes (chunks prepared ahead) are counted once they have exited.
+    cpu_seconds = writer_cpu_seconds + _children_cpu() - worker_cpu
     problems: list[str] = []
     if run.status != "succeeded":
         problems.append(f"run {run.status}: {run.message}")
@@ -407,6 +416,8 @@ def _run(options, out, err) -> int:
         "held": bills - issued,
         "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2),
+        "writer_cpu_seconds": round(writer_cpu_seconds, 2),
+        "workers": settings.OHM_BATCH_WORKERS,
         "bills_per_second": round(bills / seconds, 1) if seconds else 0.0,
         "chunk": options.chunk,
         "checked": len(sample),

@@ -201,3 +201,8 @@ LOGGING = {
 OHM_HEADEND = os.environ.get("OHM_HEADEND", "simulator")
 OHM_HEADEND_URL = os.environ.get("OHM_HEADEND_URL", "")
 OHM_HEADEND_SEED = int(os.environ.get("OHM_HEADEND_SEED", "1"))
+
+# Batch runs whose job kind can prepare chunks apart from writing them (the bill run) read
+# and compute the next chunks in this many worker processes while the run's own process
+# writes; 0 prepares in the run's process. Default: one per core, at most four.
+OHM_BATCH_WORKERS = int(os.environ.get("OHM_BATCH_WORKERS", str(min(os.cpu_count() or 1, 4))))

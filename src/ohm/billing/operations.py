@@ -385,6 +385,34 @@ class IssueResult:
         return list(Bill.objects.filter(pk__any=self.bill_ids).order_by("pk"))
 
 
+@dataclass
+class _Pending:
+    """One account's bill as computed from the meter data, rates and history, before it is
+    numbered, summarised against the ledger and written."""
+
+    account_id: int
+    segments: list[_Segment]
+    charges_cents: int
+    is_estimated: bool
+    estimated_streak: int
+    is_first: bool
+    is_final: bool
+    exceptions: list[dict]
+
+
+@dataclass
+class Prepared:
+    """What ``prepare_bills`` read and computed for a set of accounts: everything but the
+    ledger summary and the writes. Picklable, so a bill run can prepare its next chunks in
+    other processes while this one writes (``ohm.core.batchrun``)."""
+
+    accounts: dict[int, dict]
+    agreement_ids: list[int]
+    through: dict[int, date]  # agreement id -> billed through, as read
+    skipped: int
+    bills: list[_Pending]
+
+
 def bill_accounts(
     *,
     account_ids: Sequence[int],
@@ -405,7 +433,22 @@ def bill_accounts(
     prorated over the same period, instead (a rebill's). ``cache`` keeps rate versions and
     parsed tariffs across calls (the demo's many small runs; rates must not change meanwhile).
     """
-    result = IssueResult()
+    prepared = prepare_bills(
+        account_ids=account_ids, dates=dates, rater=rater, periods=periods, cache=cache
+    )
+    return issue_bills(prepared, dates=dates, at=at, actor=actor, run_id=run_id, replaces=replaces)
+
+
+def prepare_bills(
+    *,
+    account_ids: Sequence[int],
+    dates: BillDates,
+    rater: Rater = calc.rate_bills,
+    periods: dict[int, tuple[date, date, date, date]] | None = None,
+    cache: dict | None = None,
+) -> Prepared:
+    """The reading and computing half of ``bill_accounts``: determinants, rating, history and
+    the exception checks. Writes nothing."""
     accounts = {
         a["id"]: a
         for a in Account.objects.filter(pk__any=list(account_ids)).values(
@@ -455,31 +498,20 @@ def bill_accounts(
     by_account: dict[int, list[_Segment]] = defaultdict(list)
     for segment in segments.values():
         by_account[segment.agreement["account_id"]].append(segment)
-    result.skipped = len(accounts) - len(by_account)
+    prepared = Prepared(
+        accounts=accounts,
+        agreement_ids=[a["id"] for a in agreement_rows],
+        through=through,
+        skipped=len(accounts) - len(by_account),
+        bills=[],
+    )
     if not by_account:
-        return result
+        return prepared
     ids = sorted(by_account)
     history = _history(ids, dates.read_date)
-    last_bill = _previous_bill_dates(ids)
-    # Each account's summary since its last bill, for the whole chunk in two queries.
-    activity = list_account_activity(
-        {
-            account_id: (
-                last_bill[account_id] + timedelta(days=1) if last_bill.get(account_id) else None,
-                dates.bill_date,
-            )
-            for account_id in ids
-        }
-    )
     rules = active_rules()
-    numbers = identifiers.next_numbers("bill", prefix="B", width=9, count=len(ids))
-    bill_ids = _reserve_ids(Bill, len(ids))
-    created_by = getattr(actor, "username", "") or str(actor)
     no_history = compose.History()
-
-    drafts: list[_Draft] = []
-    for account_id, number, bill_id in zip(ids, numbers, bill_ids, strict=True):
-        account = accounts[account_id]
+    for account_id in ids:
         mine = by_account[account_id]
         charges = 0
         usage = 0
@@ -508,25 +540,79 @@ def bill_accounts(
             is_estimated=is_estimated,
             rules=rules,
         )
+        prepared.bills.append(
+            _Pending(
+                account_id=account_id,
+                segments=mine,
+                charges_cents=charges,
+                is_estimated=is_estimated,
+                estimated_streak=past.estimated_streak + 1 if is_estimated else 0,
+                is_first=any(s.start_date == s.agreement["start_date"] for s in mine),
+                is_final=any(
+                    s.agreement["end_date"] is not None and s.end_date >= s.agreement["end_date"]
+                    for s in mine
+                ),
+                exceptions=[{"code": e.code, "message": e.message} for e in found]
+                + [
+                    # A segment that could not be rated is held even when its rule is off.
+                    {"code": s.problem_code, "message": s.problem}
+                    for s in mine
+                    if s.problem_code and not any(e.code == s.problem_code for e in found)
+                ],
+            )
+        )
+    return prepared
+
+
+def still_current(prepared: Prepared) -> bool:
+    """Whether what ``prepared`` read about billed periods still holds (nobody billed these
+    agreements since): the check before a bill run writes a chunk prepared elsewhere."""
+    return _billed_through(prepared.agreement_ids) == prepared.through
+
+
+def issue_bills(
+    prepared: Prepared,
+    *,
+    dates: BillDates,
+    at: datetime,
+    actor,
+    run_id: int | None = None,
+    replaces: dict[int, Bill] | None = None,
+) -> IssueResult:
+    """The writing half of ``bill_accounts``, in the caller's transaction: each bill's account
+    summary from the ledger as it is now, numbers, rows, journal entries, work items."""
+    result = IssueResult(skipped=prepared.skipped)
+    if not prepared.bills:
+        return result
+    accounts = prepared.accounts
+    ids = [p.account_id for p in prepared.bills]
+    last_bill = _previous_bill_dates(ids)
+    # Each account's summary since its last bill, for the whole chunk in two queries.
+    activity = list_account_activity(
+        {
+            account_id: (
+                last_bill[account_id] + timedelta(days=1) if last_bill.get(account_id) else None,
+                dates.bill_date,
+            )
+            for account_id in ids
+        }
+    )
+    numbers = identifiers.next_numbers("bill", prefix="B", width=9, count=len(ids))
+    bill_ids = _reserve_ids(Bill, len(ids))
+    created_by = getattr(actor, "username", "") or str(actor)
+
+    drafts: list[_Draft] = []
+    for pending, number, bill_id in zip(prepared.bills, numbers, bill_ids, strict=True):
+        account_id = pending.account_id
+        account = accounts[account_id]
+        mine = pending.segments
         since = activity[account_id]
         summary = compose.summarize(
             opening_cents=since.opening_cents,
             activity=list(since.by_kind.items()),
-            new_charges_cents=charges,
-        )
-        first = any(s.start_date == s.agreement["start_date"] for s in mine)
-        final = any(
-            s.agreement["end_date"] is not None and s.end_date >= s.agreement["end_date"]
-            for s in mine
+            new_charges_cents=pending.charges_cents,
         )
         replaced = (replaces or {}).get(account_id)
-        streak = past.estimated_streak + 1 if is_estimated else 0
-        exceptions = [{"code": e.code, "message": e.message} for e in found] + [
-            # A segment that could not be rated is held even when its rule is off.
-            {"code": s.problem_code, "message": s.problem}
-            for s in mine
-            if s.problem_code and not any(e.code == s.problem_code for e in found)
-        ]
         drafts.append(
             _Draft(
                 pk=bill_id,
@@ -538,19 +624,19 @@ def bill_accounts(
                 start_date=min(s.start_date for s in mine),
                 end_date=max(s.end_date for s in mine),
                 summary=summary,
-                is_estimated=is_estimated,
-                estimated_streak=streak,
-                is_first=first,
-                is_final=final,
-                exceptions=exceptions,
+                is_estimated=pending.is_estimated,
+                estimated_streak=pending.estimated_streak,
+                is_first=pending.is_first,
+                is_final=pending.is_final,
+                exceptions=pending.exceptions,
                 messages=_messages(
-                    is_estimated=is_estimated,
-                    streak=streak,
+                    is_estimated=pending.is_estimated,
+                    streak=pending.estimated_streak,
                     past_due_cents=summary.previous_balance_cents
                     + summary.payments_cents
                     + summary.adjustments_cents,
-                    first=first,
-                    final=final,
+                    first=pending.is_first,
+                    final=pending.is_final,
                     replaces=replaced,
                 ),
                 language=account["language"] or "en",

@@ -1,9 +1,12 @@
 """The bill run: a cycle's accounts billed as a ``BatchRun`` of chunks (``ohm.core.batchrun``).
 
 Planning picks the cycle's latest read on or before the as-of date and lists the cycle's
-accounts; each chunk bills its accounts with ``operations.bill_accounts`` inside the chunk's
+accounts; each chunk's bills are prepared (``operations.prepare_bills``: determinants, rating, checks;
+read only, in worker processes ahead of their turn when the run has them) and issued
+(``operations.issue_bills``: ledger summary, rows, journal entries) inside the chunk's
 transaction, so the bills, their lines, their journal entries and the chunk's "done" mark
-commit together. The run's key names the cycle and read date: launching the same cycle and
+commit together. A chunk prepared elsewhere is checked first: if any of its agreements was
+billed meanwhile it is prepared again inside the transaction. The run's key names the cycle and read date: launching the same cycle and
 read date again resumes that run instead of starting another.
 """
 
@@ -13,7 +16,7 @@ from datetime import date, datetime
 
 from ohm.billing import calendar
 from ohm.billing.models import BillCycle
-from ohm.billing.operations import BillDates, bill_accounts
+from ohm.billing.operations import BillDates, Prepared, issue_bills, prepare_bills, still_current
 from ohm.core import batchrun
 from ohm.core.models import BatchRun
 from ohm.customers.models import Account
@@ -87,23 +90,35 @@ def _dates_of(run: BatchRun) -> BillDates:
 _rate_cache: dict[int, dict] = {}
 
 
-def _process(*, run: BatchRun, items: list, at: datetime) -> dict[str, int]:
-    from ohm.core.audit import SystemActor
-
+def _cache_of(run: BatchRun) -> dict:
     if run.pk not in _rate_cache:
         _rate_cache.clear()
         _rate_cache[run.pk] = {}
-    actor = run.actor if run.actor_id else SystemActor(run.actor_label or "bill run")
-    result = bill_accounts(
-        account_ids=[int(i) for i in items],
-        dates=_dates_of(run),
-        at=at,
-        actor=actor,
-        run_id=run.pk,
-        cache=_rate_cache[run.pk],
+    return _rate_cache[run.pk]
+
+
+def _prepare(*, run: BatchRun, items: list) -> Prepared:
+    """Read and compute a chunk's bills (in a worker process, ahead of its turn)."""
+    return prepare_bills(
+        account_ids=[int(i) for i in items], dates=_dates_of(run), cache=_cache_of(run)
     )
+
+
+def _process(
+    *, run: BatchRun, items: list, at: datetime, prepared: Prepared | None = None
+) -> dict[str, int]:
+    from ohm.core.audit import SystemActor
+
+    actor = run.actor if run.actor_id else SystemActor(run.actor_label or "bill run")
+    if prepared is None or not still_current(prepared):
+        # Prepared nowhere, or somebody billed some of these agreements since: read again,
+        # now, inside the chunk's transaction.
+        prepared = _prepare(run=run, items=items)
+    result = issue_bills(prepared, dates=_dates_of(run), at=at, actor=actor, run_id=run.pk)
     return result.counts()
 
 
 def register() -> None:
-    batchrun.register(batchrun.JobKind(name=KIND, label="Bill run", process=_process))
+    batchrun.register(
+        batchrun.JobKind(name=KIND, label="Bill run", process=_process, prepare=_prepare)
+    )

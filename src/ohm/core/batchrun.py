@@ -16,6 +16,14 @@ How it stays exactly-once:
 4. When no chunk is left, the kind's ``finish`` function runs (it must be idempotent: a kill
    during it runs it again), then the run is marked succeeded.
 
+5. A kind with a ``prepare`` function splits each chunk in two: ``prepare`` only reads and
+   computes (it may run in another process, ahead of time), ``process`` gets its result and
+   writes inside the chunk's transaction — after checking that what was read still holds.
+   ``execute_run`` then prepares the next chunks in ``settings.OHM_BATCH_WORKERS`` forked
+   worker processes while it writes the current one, so a run uses every core; the order of
+   chunks, their transactions and the exactly-once rules are those above. A chunk whose
+   preparation failed is prepared again in the run's process.
+
 Job kinds register themselves (``register``) from the app that owns them, usually in its
 ``AppConfig.ready``; ohm.core knows nothing about bills or payments.
 """
@@ -43,6 +51,10 @@ class ProcessChunk(Protocol):
     ) -> dict[str, int] | None: ...  # pragma: no cover
 
 
+class PrepareChunk(Protocol):
+    def __call__(self, *, run: BatchRun, items: list) -> Any: ...  # pragma: no cover
+
+
 class Progress(Protocol):
     def __call__(self, stage: str, done: int, total: int) -> None: ...  # pragma: no cover
 
@@ -50,12 +62,15 @@ class Progress(Protocol):
 @dataclass(frozen=True)
 class JobKind:
     """``process`` does one chunk's work inside the chunk's transaction and returns counts
-    (summed into the run's result); ``finish`` runs once the chunks are all done."""
+    (summed into the run's result); ``finish`` runs once the chunks are all done. With
+    ``prepare``, ``process`` is called with ``prepared=`` what ``prepare`` returned for the
+    chunk (or None: then it prepares itself)."""
 
     name: str
     label: str
     process: ProcessChunk
     finish: Callable[..., dict[str, Any] | None] | None = None
+    prepare: PrepareChunk | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -229,6 +244,11 @@ def execute_run(
     done = get_progress(run).done_items
     if progress is not None:
         progress(kind.label, done, run.total_items)
+    workers = _worker_count(kind)
+    if workers:
+        return _execute_prepared_ahead(
+            run, kind, at=at, progress=progress, max_chunks=max_chunks, workers=workers, done=done
+        )
     processed = 0
     while True:
         if max_chunks is not None and processed >= max_chunks:
@@ -241,14 +261,7 @@ def execute_run(
                 if chunk is None:
                     break
                 sequence = chunk.sequence
-                moment = at()
-                result = kind.process(run=run, items=list(chunk.items), at=moment)
-                chunk.status = BatchChunk.Status.DONE
-                chunk.done_at = moment
-                chunk.attempts += 1
-                chunk.result = result or {}
-                chunk.error = ""
-                chunk.save(update_fields=["status", "done_at", "attempts", "result", "error"])
+                _do_chunk(run, kind, chunk, at=at)
         except Exception as error:
             if sequence is None:
                 raise
@@ -260,6 +273,153 @@ def execute_run(
         if progress is not None:
             progress(kind.label, done, run.total_items)
     return _finish(run, kind, at=at())
+
+
+def _do_chunk(run: BatchRun, kind: JobKind, chunk: BatchChunk, *, at, **prepared) -> None:
+    """One chunk's work and its done mark, in the caller's transaction."""
+    moment = at()
+    result = kind.process(run=run, items=list(chunk.items), at=moment, **prepared)
+    chunk.status = BatchChunk.Status.DONE
+    chunk.done_at = moment
+    chunk.attempts += 1
+    chunk.result = result or {}
+    chunk.error = ""
+    chunk.save(update_fields=["status", "done_at", "attempts", "result", "error"])
+
+
+def _worker_count(kind: JobKind) -> int:
+    """Worker processes to prepare chunks in: none for a kind without ``prepare``, inside a
+    transaction (the workers could not see it) or on an in-memory database (they could not
+    open it)."""
+    from django.conf import settings
+
+    workers = int(getattr(settings, "OHM_BATCH_WORKERS", 0) or 0)
+    if kind.prepare is None or workers < 1 or connection.in_atomic_block:
+        return 0
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        return 0
+    return workers
+
+
+def _prepare_in_worker(kind_name: str, run_id: int, items: list) -> Any:
+    """Runs in a worker process: its own database connection, read only."""
+    run = BatchRun.objects.get(pk=run_id)
+    return get_kind(kind_name).prepare(run=run, items=items)
+
+
+def _start_worker(parent: int) -> None:
+    """A forked worker must never use (or close) the parent's database connections; the
+    parent closed them before forking, so drop whatever wrappers came along. And it must not
+    outlive the run's process: killed (``kill -9`` included), the parent cannot stop it, so
+    it watches and exits when its parent is gone."""
+    import os
+    import threading
+    import time
+
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].connection = None
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="batch-parent-watch", daemon=True).start()
+
+
+def _execute_prepared_ahead(
+    run: BatchRun,
+    kind: JobKind,
+    *,
+    at: Callable[[], datetime],
+    progress: Progress | None,
+    max_chunks: int | None,
+    workers: int,
+    done: int,
+) -> BatchRun:
+    """``execute_run`` with the next chunks prepared in worker processes (see the module's
+    rule 5). Chunks are still claimed, processed and committed one at a time, in order, by
+    this process; a chunk another executor finished meanwhile is skipped."""
+    import multiprocessing
+    import os
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.db import connections
+
+    pending = list(
+        BatchChunk.objects.filter(
+            run_id=run.pk, status__in=[BatchChunk.Status.PENDING, BatchChunk.Status.FAILED]
+        )
+        .order_by("sequence")
+        .values_list("sequence", "items")
+    )
+    if max_chunks is not None:
+        pending = pending[:max_chunks]
+    connections.close_all()  # the workers are forked next; they open their own
+    context = multiprocessing.get_context("fork")
+    processed = 0
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    ) as pool:
+        ahead: deque = deque()
+        upcoming = iter(pending)
+
+        def top_up() -> None:
+            while len(ahead) < workers + 1:
+                following = next(upcoming, None)
+                if following is None:
+                    return
+                sequence, items = following
+                ahead.append(
+                    (sequence, pool.submit(_prepare_in_worker, kind.name, run.pk, list(items)))
+                )
+
+        top_up()
+        while ahead:
+            sequence, future = ahead.popleft()
+            try:
+                prepared = future.result()
+            except Exception:
+                prepared = None  # prepared again below, in this process, where errors report
+            top_up()
+            try:
+                with transaction.atomic():
+                    chunk = _claim(run, sequence)
+                    if chunk is None:
+                        continue  # done by another executor meanwhile
+                    _do_chunk(run, kind, chunk, at=at, prepared=prepared)
+            except Exception as error:
+                for _, later in ahead:
+                    later.cancel()
+                _record_failure(run, sequence, error, at=at())
+                run.refresh_from_db()
+                return run
+            processed += 1
+            done += chunk.item_count
+            if progress is not None:
+                progress(kind.label, done, run.total_items)
+    if max_chunks is not None and processed >= max_chunks:
+        run.refresh_from_db()
+        return run  # stopped early on purpose; still running, resumable
+    return _finish(run, kind, at=at())
+
+
+def _claim(run: BatchRun, sequence: int) -> BatchChunk | None:
+    """Chunk ``sequence`` of the run if it is still to do, locked for this transaction."""
+    chunk = BatchChunk.objects.filter(
+        run_id=run.pk,
+        sequence=sequence,
+        status__in=[BatchChunk.Status.PENDING, BatchChunk.Status.FAILED],
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        chunk = chunk.select_for_update(skip_locked=True)
+    return chunk.first()
 
 
 def _record_failure(run: BatchRun, sequence: int, error: Exception, *, at: datetime) -> None:
