@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import urllib.error
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
 
 from ohm.banking import refunds
 from ohm.banking.models import Refund
 from ohm.core import clock
 from ohm.core.models import AuditEvent
+from ohm.ledger.models import JournalEntry
 from ohm.payments import cards
 from ohm.payments import operations as payment_operations
 from ohm.payments.adapters.http import HttpProcessor
@@ -364,4 +367,44 @@ class TestSchedule:
         refund.refresh_from_db()
         assert refund.status == Refund.Status.ISSUED
         assert SimulatedCardRefund.objects.get().amount_cents == 80_00
+        assert books_clean()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL (SQLite has one)"
+)
+class TestConcurrentIssue:
+    def test_five_clicks_at_once_give_the_money_back_once(self, make_staff):
+        processor = SimulatedProcessor(secret="s", at=lambda: PAID_AT)
+        supervisor = make_staff("supervisor", "sam")
+        account = make_account()
+        bill(account, 100_00, key="bill", on=date(2026, 4, 1))
+        refund = ask(account, supervisor, pay_by_card(account, processor), 180_00 - 100_00)
+        barrier = threading.Barrier(5)
+        results: list = [None] * 5
+
+        def click(index: int) -> None:
+            try:
+                barrier.wait()
+                results[index] = refunds.issue_card_refund(
+                    refund=refund, actor=supervisor, at=AT, processor=processor
+                ).status
+            except Exception as exc:  # collected and asserted below
+                results[index] = exc
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=click, args=(i,)) for i in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert results == [Refund.Status.ISSUED] * 5, results
+        assert SimulatedCardRefund.objects.count() == 1
+        assert JournalEntry.objects.filter(kind="refund_issued").count() == 1
+        refund.refresh_from_db()
+        assert refund.method == Refund.Method.CARD
+        assert balance(account) == 0
         assert books_clean()

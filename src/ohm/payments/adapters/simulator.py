@@ -184,6 +184,11 @@ class SimulatedProcessor:
             )
             if charge is None:
                 raise ProcessorRefused(f"no charge {processor_ref}")
+            # A concurrent call under the same key may have made the refund while this one
+            # waited for the charge's lock: answer with it, never refuse it as too much.
+            done = SimulatedCardRefund.objects.filter(idempotency_key=idempotency_key).first()
+            if done is not None:
+                return done
             if charge.status not in (ChargeStatus.CAPTURED, ChargeStatus.REFUNDED):
                 raise ProcessorRefused(f"charge {processor_ref} is {charge.status}")
             if charge.refunded_cents + amount_cents > charge.amount_cents:
