@@ -3,8 +3,9 @@
 ``build_export`` gathers, for one due date, the autopay debits, the prenotes waiting to go and
 the approved ACH refunds, writes one NACHA file and its entries. Nothing counts as sent until
 ``release_file``, by a person other than the builder: then the debits post as autopay
-payments, set-based through ``ohm.payments.batch`` (idempotency key: the trace number), prenotes start their wait and refunds are
-issued. ``cancel_file`` frees a file's entries for the next build.
+payments, set-based through ``ohm.payments.batch`` (idempotency key: the trace number),
+prenotes start their wait and refunds are issued. ``cancel_file`` frees a file's entries for
+the next build.
 
 ``import_returns`` reads a returns / notifications-of-change file: R01/R09 reverse the payment
 with the returned-payment fee; other R-codes reverse it too and suspend autopay with a work
