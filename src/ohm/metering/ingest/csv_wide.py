@@ -184,12 +184,21 @@ def _parse_columns(path: Path, header: list[str]) -> ParsedReads:
     start = start_seconds[start_codes[keep]]
     offsets = np.arange(1, n + 1, dtype=np.int64)
     end_s = (start[:, np.newaxis] + step[:, np.newaxis] * offsets[np.newaxis, :]).reshape(-1)
+    count = len(keep) * n
+    # One channel number, one interval length in the whole file (the usual case): one value
+    # stands for every read's.
+    one_channel = len(channel_refs) == 1
+    one_length = len(step) > 0 and int(step.min()) == int(step.max())
     return ParsedReads(
-        line=np.repeat(keep.astype(np.int64) + 2, n),
+        line=np.repeat((keep + 2).astype(np.int32 if rows < 2**31 - 2 else np.int64), n),
         meter=np.repeat(meter_of_text[meter_codes[keep]], n),
-        channel=np.repeat(row_channel[keep], n),
+        channel=np.broadcast_to(np.int32(0), (count,))
+        if one_channel
+        else np.repeat(row_channel[keep], n),
         end_s=end_s,
-        duration_s=np.repeat(step, n),
+        duration_s=np.broadcast_to(np.int64(step[0]), (count,))
+        if one_length
+        else np.repeat(step, n),
         value=(values if every else values[keep]).reshape(-1),
         quality=(quality if every else quality[keep]).reshape(-1),
         meter_refs=list(position),
