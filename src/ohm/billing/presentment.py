@@ -474,7 +474,11 @@ def split_bills(pdf: bytes, *, titles: Sequence[str]) -> list[bytes]:
             part.pages.extend(whole.pages[first:end])
             part.docinfo["/Title"] = title
             buffer = io.BytesIO()
-            part.save(buffer, compress_streams=False)
+            part.save(
+                buffer,
+                compress_streams=False,  # the pages' streams are compressed already
+                object_stream_mode=pikepdf.ObjectStreamMode.generate,
+            )
             out.append(buffer.getvalue())
     return out
 
