@@ -117,10 +117,18 @@ def load_determinants(wants: Sequence[Want]) -> Loaded:
     ).values_list("id", "meter_id", "measure", "interval_minutes"):
         channels[meter_id].setdefault(measure, (channel_id, int(minutes or 0)))
 
+    starts: dict[date, datetime] = {}
+
+    def day_start(day: date) -> datetime:
+        found = starts.get(day)
+        if found is None:
+            found = starts[day] = start_of_day(day)
+        return found
+
     # (start, end, minutes) -> [(want, [(delivered id, received id | None, from_at, to_at)])]
     groups: dict[tuple[date, date, int], list[tuple[Want, list]]] = defaultdict(list)
     for want in wants:
-        start_at, end_at = start_of_day(want.start_date), start_of_day(want.end_date)
+        start_at, end_at = day_start(want.start_date), day_start(want.end_date)
         parts = []
         for meter_id, installed_at, removed_at in meters_at.get(want.service_point_id, []):
             lo, hi = max(start_at, installed_at), min(end_at, removed_at or end_at)
