@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, datetime
 
 import pytest
@@ -56,3 +57,49 @@ class TestBillRun:
 
         assert second.resumed is True
         assert Bill.objects.filter(account=account).count() == 1
+
+
+@pytest.mark.django_db
+class TestPreparedAhead:
+    """A chunk prepared ahead (in a worker, before its turn) is written only if what it read
+    still holds; otherwise it is prepared again inside the chunk's transaction."""
+
+    def _run(self, account):
+        run = runs.plan_bill_run(cycle=1, as_of=APRIL_2.date(), actor=SYSTEM, at=APRIL_2)
+        return run, [account.pk]
+
+    def test_a_chunk_prepared_before_its_accounts_were_billed_bills_nothing_twice(self):
+        account = served_with_rate()
+        store_local_days(delivered_channel(account), date(2026, 3, 1), date(2026, 4, 1))
+        run, items = self._run(account)
+        prepared = runs._prepare(run=run, items=items)
+        assert [p.account_id for p in prepared.bills] == [account.pk]
+        # Meanwhile somebody bills the account (another executor, a manual bill).
+        from ohm.billing import operations
+
+        operations.bill_accounts(
+            account_ids=items, dates=runs._dates_of(run), at=APRIL_2, actor=SYSTEM
+        )
+        assert not operations.still_current(prepared)
+
+        counts = runs._process(run=run, items=items, at=APRIL_2, prepared=prepared)
+
+        assert counts == {"issued": 0, "held": 0, "skipped": 1}
+        assert Bill.objects.filter(account=account).count() == 1
+        assert check_books().balanced
+
+    def test_a_chunk_prepared_ahead_and_still_current_is_issued_as_prepared(self):
+        account = served_with_rate()
+        store_local_days(delivered_channel(account), date(2026, 3, 1), date(2026, 4, 1))
+        run, items = self._run(account)
+        # It crosses a process boundary: pickled in the worker, unpickled in the run.
+        prepared = pickle.loads(pickle.dumps(runs._prepare(run=run, items=items)))
+        from ohm.billing import operations
+
+        assert operations.still_current(prepared)
+        counts = runs._process(run=run, items=items, at=APRIL_2, prepared=prepared)
+
+        assert counts == {"issued": 1, "held": 0, "skipped": 0}
+        bill = Bill.objects.get(account=account)
+        assert bill.new_charges_cents == 1000 + 7340 + 626
+        assert get_balance_cents(account_id=account.pk) == bill.total_due_cents
