@@ -44,7 +44,7 @@ from ohm.metering.models import (
     MeterInstallation,
 )
 from ohm.metering.store import DayBlock, current_rows_sql, day_from_number
-from ohm.metering.vee_config import VeeRules, meter_class_for, rules_for
+from ohm.metering.vee_config import meter_class_for, rules_for
 from ohm.premises.models import Premise, ServicePoint
 
 _ENERGY = (MeterChannel.Measure.KWH_DELIVERED, MeterChannel.Measure.KWH_RECEIVED)
@@ -127,30 +127,73 @@ class ChannelFacts:
 
 def channel_facts(rows: list[tuple]) -> ChannelFacts:
     """Facts from rows ``(serial, channel id, number, measure, minutes, multiplier,
-    premise type, service point status, energized)``; rows without a channel are skipped."""
-    rows = sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])  # by channel id
-    # A handful of distinct (premise type, CT-metered) pairs: the class rules once each.
-    classes: dict[tuple, VeeRules] = {}
-    rules = []
-    for r in rows:
-        multiplier = float(r[5] if r[5] is not None else 1)
-        key = (r[6], multiplier > 1)
-        if key not in classes:
-            classes[key] = rules_for(meter_class_for(premise_type=r[6], multiplier=multiplier))
-        rules.append(classes[key])
+    premise type, service point status, energized)``; rows without a channel are skipped.
+    Worked on as columns (a file of 100,000 meters brings 100,000 rows)."""
+    rows = [r for r in rows if r[1] is not None]
+    if not rows:
+        no_ids, no_flags, no_figures = (
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            np.zeros(0),
+        )
+        return ChannelFacts(
+            ids=no_ids,
+            serial=[],
+            number=no_ids,
+            energy=no_flags,
+            occupied=no_flags,
+            spike_factor=no_figures,
+            spike_floor_kw=no_figures,
+            spike_span_days=no_figures,
+            spike_percentile=no_figures,
+            zero_run_hours=no_figures,
+        )
+    serial, ids, number, measure, _minutes, multiplier, premise, status, energized = zip(
+        *rows, strict=True
+    )
+    ids = np.array(ids, dtype=np.int64)
+    # A handful of distinct (premise type, CT-metered) pairs: the class rules once each (with
+    # the first row's multiplier).
+    big = [float(m if m is not None else 1) > 1 for m in multiplier]
+    first: dict[tuple, int] = {}
+    for k, key in enumerate(zip(premise, big, strict=True)):
+        first.setdefault(key, k)
+    classes = {
+        key: rules_for(
+            meter_class_for(
+                premise_type=premise[k],
+                multiplier=float(multiplier[k] if multiplier[k] is not None else 1),
+            )
+        )
+        for key, k in first.items()
+    }
+    order_of = {key: j for j, key in enumerate(classes)}
+    kind = np.array([order_of[key] for key in zip(premise, big, strict=True)], dtype=np.int64)
+    rules = list(classes.values())
+    order = np.argsort(ids, kind="stable")  # by channel id
+    if bool(np.all(order[1:] > order[:-1])):
+        order = slice(None)
+        serials = list(serial)
+    else:
+        serials = [serial[k] for k in order.tolist()]
+    active = ServicePoint.Status.ACTIVE
+
+    def per_class(field: str) -> np.ndarray:
+        return np.array([getattr(x, field) for x in rules], dtype=np.float64)[kind][order]
+
     return ChannelFacts(
-        ids=np.array([r[1] for r in rows], dtype=np.int64),
-        serial=[r[0] for r in rows],
-        number=np.array([r[2] for r in rows], dtype=np.int64),
-        energy=np.array([r[3] in _ENERGY for r in rows], dtype=bool),
+        ids=ids[order],
+        serial=serials,
+        number=np.array(number, dtype=np.int64)[order],
+        energy=np.array([m in _ENERGY for m in measure], dtype=bool)[order],
         occupied=np.array(
-            [r[7] == ServicePoint.Status.ACTIVE and bool(r[8]) for r in rows], dtype=bool
-        ),
-        spike_factor=np.array([x.spike_factor for x in rules], dtype=np.float64),
-        spike_floor_kw=np.array([x.spike_floor_kw for x in rules], dtype=np.float64),
-        spike_span_days=np.array([x.spike_history_days for x in rules], dtype=np.float64),
-        spike_percentile=np.array([x.spike_percentile for x in rules], dtype=np.float64),
-        zero_run_hours=np.array([x.zero_run_hours for x in rules], dtype=np.float64),
+            [s == active and bool(e) for s, e in zip(status, energized, strict=True)], dtype=bool
+        )[order],
+        spike_factor=per_class("spike_factor"),
+        spike_floor_kw=per_class("spike_floor_kw"),
+        spike_span_days=per_class("spike_history_days"),
+        spike_percentile=per_class("spike_percentile"),
+        zero_run_hours=per_class("zero_run_hours"),
     )
 
 

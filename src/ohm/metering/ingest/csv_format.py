@@ -95,8 +95,12 @@ def _parse_columns(path: Path) -> ParsedReads:
     meter_position: dict[str, int] = {}
     meter = _decode(
         table.column("meter"),
-        lambda s: meter_position.setdefault(s.strip().upper(), len(meter_position)),
+        None,
         np.int32,
+        # A serial is in a chunk or two, so its texts are looked up as a list: no cache.
+        many=lambda texts: [
+            meter_position.setdefault(t.strip().upper(), len(meter_position)) for t in texts
+        ],
     )
     meter_refs = list(meter_position)
 
@@ -217,10 +221,10 @@ def _parse_columns(path: Path) -> ParsedReads:
     )
 
 
-def _decode(column: pa.ChunkedArray, meaning, dtype) -> np.ndarray:
+def _decode(column: pa.ChunkedArray, meaning, dtype, many=None) -> np.ndarray:
     """A dictionary-encoded column as one number per row: ``meaning(text)`` of each chunk's
-    distinct texts (asked once per text of the whole column), looked up for every row of the
-    chunk straight into the result."""
+    distinct texts (asked once per text of the whole column), or ``many(texts)`` of each
+    chunk's list of them, looked up for every row of the chunk straight into the result."""
     out = np.empty(len(column), dtype=dtype)
     known: dict[str, int] = {}
     at = 0
@@ -230,7 +234,9 @@ def _decode(column: pa.ChunkedArray, meaning, dtype) -> np.ndarray:
             continue
         texts = chunk.dictionary.to_pylist()
         lookup = np.array(
-            [known[t] if t in known else known.setdefault(t, meaning(t)) for t in texts],
+            many(texts)
+            if many is not None
+            else [known[t] if t in known else known.setdefault(t, meaning(t)) for t in texts],
             dtype=dtype,
         )
         # Arrow's indices are in range by construction; "clip" spares numpy the bounds check

@@ -458,11 +458,17 @@ class _Reads:
         facts = channel_facts(rows)
         if rows:
             position = {serial: k for k, serial in enumerate(refs)}
-            row_ref = np.array([position.get(r[0], -1) for r in rows], dtype=np.int64)
-            pk = np.array([r[1] if r[1] is not None else -1 for r in rows], dtype=np.int64)
-            number = np.array([r[2] if r[2] is not None else -1 for r in rows], dtype=np.int64)
-            measure = np.array([r[3] or "" for r in rows], dtype=object)
-            minutes = np.array([r[4] or 0 for r in rows], dtype=np.int64)
+            # As columns; a meter without channels has None in the channel's.
+            serials, pks, numbers, measures, lengths = list(zip(*rows, strict=True))[:5]
+            row_ref = np.array([position.get(r, -1) for r in serials], dtype=np.int64)
+            if None in pks:
+                pks = [-1 if r is None else r for r in pks]
+                numbers = [-1 if r is None else r for r in numbers]
+                measures = ["" if r is None else r for r in measures]
+            pk = np.array(pks, dtype=np.int64)
+            number = np.array(numbers, dtype=np.int64)
+            measure = np.array(measures, dtype=object)
+            minutes = np.array([r or 0 for r in lengths], dtype=np.int64)
             table.known[row_ref[row_ref >= 0]] = True
             for j, ref in enumerate(parsed.channel_refs):
                 if isinstance(ref, int):
