@@ -198,6 +198,31 @@ LOGGING = {
 }
 
 # AMI head-end: "simulator" (the demo, tests, training) or "http" (a MultiSpeak-style JSON API).
+# Outgoing mail (e-bills, notices). Out of the box every message is written to a file in
+# var/outbox (one per message) so a demo or training copy never mails real people; a
+# production site sets OHM_SMTP_HOST (and OHM_SMTP_PORT, OHM_SMTP_USER, OHM_SMTP_PASSWORD).
+if os.environ.get("OHM_SMTP_HOST"):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": os.environ["OHM_SMTP_HOST"],
+                "port": int(os.environ.get("OHM_SMTP_PORT", "587")),
+                "username": os.environ.get("OHM_SMTP_USER", ""),
+                "password": os.environ.get("OHM_SMTP_PASSWORD", ""),
+                "use_tls": os.environ.get("OHM_SMTP_TLS", "1") == "1",
+            },
+        }
+    }
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(VAR_DIR / "outbox")},
+        }
+    }
+DEFAULT_FROM_EMAIL = os.environ.get("OHM_MAIL_FROM", "billing@port-marisol.example")
+
 OHM_HEADEND = os.environ.get("OHM_HEADEND", "simulator")
 OHM_HEADEND_URL = os.environ.get("OHM_HEADEND_URL", "")
 OHM_HEADEND_SEED = int(os.environ.get("OHM_HEADEND_SEED", "1"))
