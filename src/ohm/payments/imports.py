@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import repeat
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -50,7 +51,7 @@ from ohm.payments.lockbox_format import (
     parse_lockbox,
 )
 from ohm.payments.models import CLEARING_ROLE, Channel, ImportRun, Payment, Tender
-from ohm.payments.operations import AR, CREDIT, SUSPENSE
+from ohm.payments.operations import AR, CHARGE, CREDIT, SUSPENSE
 from ohm.workqueue import operations as workqueue
 
 FORMATS = ("bai2", "lockbox")
@@ -303,18 +304,20 @@ def post_rows(
     if not fresh:
         return fresh, duplicates
     entry_key = f"payment-batch:{channel}:{fresh[0][1]}"
-    credits = [
-        LineSpec(
-            AR,
-            -cents,
-            account_id=account_id,
-            category=CREDIT,
-            memo=f"{reference or payer} {key}"[:200],
+    # Built column by column (a line per payment): the account's receivable, or suspense.
+    accounts = [row[6] or None for row in fresh]
+    credits = list(
+        map(
+            LineSpec,
+            [AR if account_id else SUSPENSE for account_id in accounts],
+            [-row[2] for row in fresh],
+            accounts,
+            repeat(None),
+            repeat(None),
+            [CREDIT if account_id else CHARGE for account_id in accounts],
+            [f"{row[4] or row[5]} {row[1]}"[:200] for row in fresh],
         )
-        if account_id
-        else LineSpec(SUSPENSE, -cents, memo=f"{reference or payer} {key}"[:200])
-        for _line, key, cents, _tender, reference, payer, account_id, _reason, _stated in fresh
-    ]
+    )
     total = sum(row[2] for row in fresh)
     spec = EntrySpec(
         kind=BATCH_ENTRY_KIND,

@@ -323,7 +323,7 @@ def _insert_once(payment: Payment) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(Payment._meta.db_table)} "
-            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"({', '.join(quote(str(field.column)) for field in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
             "ON CONFLICT (channel, idempotency_key) DO NOTHING RETURNING id",
             values,
