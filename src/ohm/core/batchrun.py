@@ -245,7 +245,7 @@ def execute_run(
     if progress is not None:
         progress(kind.label, done, run.total_items)
     workers = _worker_count(kind)
-    if workers:
+    if workers and _to_do(run).count() > 1:  # one chunk: nothing to prepare ahead of
         return _execute_prepared_ahead(
             run, kind, at=at, progress=progress, max_chunks=max_chunks, workers=workers, done=done
         )
@@ -349,13 +349,7 @@ def _execute_prepared_ahead(
 
     from django.db import connections
 
-    pending = list(
-        BatchChunk.objects.filter(
-            run_id=run.pk, status__in=[BatchChunk.Status.PENDING, BatchChunk.Status.FAILED]
-        )
-        .order_by("sequence")
-        .values_list("sequence", "items")
-    )
+    pending = list(_to_do(run).order_by("sequence").values_list("sequence", "items"))
     if max_chunks is not None:
         pending = pending[:max_chunks]
     connections.close_all()  # the workers are forked next; they open their own
@@ -408,6 +402,12 @@ def _execute_prepared_ahead(
         run.refresh_from_db()
         return run  # stopped early on purpose; still running, resumable
     return _finish(run, kind, at=at())
+
+
+def _to_do(run: BatchRun):
+    return BatchChunk.objects.filter(
+        run_id=run.pk, status__in=[BatchChunk.Status.PENDING, BatchChunk.Status.FAILED]
+    )
 
 
 def _claim(run: BatchRun, sequence: int) -> BatchChunk | None:
