@@ -558,8 +558,8 @@ def deliver_bills(
     email_connection=None,
 ) -> Delivered:
     """Email paperless customers their bill (PDF attached, with the portal link) and put the
-    others into one print file for the print vendor (each bill starts a new page; its footer
-    names the bill), with a CSV manifest (sequence, bill, account, name, address, amount due,
+    others into one print file for the print vendor (each bill starts a new page; the foot of
+    its last page names the bill), with a CSV manifest (sequence, bill, account, name, address, amount due,
     then the file's SHA-256). Bills already delivered are left out."""
     pending = [
         b
