@@ -206,6 +206,14 @@ def decide_items(items: list[FileItem]) -> list[Row]:
     file of 50,000 items is matched in a fraction of a second.
     """
     numbers = scanline.scan_line_accounts([item.scan_line for item in items])
+    # Items without a scan line: the account number the bank keyed, when it is a plain one.
+    keyed = [i for i, number in enumerate(numbers) if not number and not items[i].scan_line]
+    for i, number in zip(
+        keyed,
+        scanline.plain_account_numbers([items[i].account_number for i in keyed]),
+        strict=True,
+    ):
+        numbers[i] = number
     problems: dict[int, str] = {}
     for i in [i for i, number in enumerate(numbers) if not number]:
         numbers[i], problem = _wanted_number(items[i])
