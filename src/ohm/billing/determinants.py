@@ -164,7 +164,13 @@ def _grid(start_date: date, end_date: date, minutes: int, members: list) -> Grid
     estimated_wh = np.where(matrix.flags == Quality.ESTIMATED, abs_wh, 0)
     n, t = len(members), len(matrix.starts)
     delivered = np.zeros((n, t), dtype=np.int64)
-    received = np.zeros((n, t), dtype=np.int64)
+    has_received = any(received is not None for _, parts in members for _, received, _, _ in parts)
+    # No exporting meter in the group (the usual case): one shared row of zeros, not a matrix.
+    received = (
+        np.zeros((n, t), dtype=np.int64)
+        if has_received
+        else np.broadcast_to(np.zeros(t, dtype=np.int64), (n, t))
+    )
     estimated = np.zeros(n)
     missing = np.zeros(n)
     # The usual member: one meter installed through the whole period — whole rows, gathered
@@ -189,7 +195,6 @@ def _grid(start_date: date, end_date: date, minutes: int, members: list) -> Grid
         if with_received:
             at_r, rows_r = (np.array(x, dtype=np.int64) for x in zip(*with_received, strict=True))
             received[at_r] = wh[rows_r]
-    has_received = bool(whole) and any(members[k][1][0][1] is not None for k in whole)
     done = set(whole)
     for k, (_want, parts) in enumerate(members):
         if k in done:
@@ -204,7 +209,6 @@ def _grid(start_date: date, end_date: date, minutes: int, members: list) -> Grid
             total_wh += int(abs_wh[row, window].sum())
             est_wh += int(estimated_wh[row, window].sum())
             if received_part is not None:
-                has_received = True
                 received[k, window] += wh[row_of[received_part[0]], window]
         # Intervals of the period no installed meter covered are missing too.
         covered = np.zeros(t, dtype=bool)

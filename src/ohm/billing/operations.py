@@ -264,7 +264,11 @@ def _rate_grid(
             (agreements[agreement_id]["rate_schedule_id"], segment.rate_start, segment.rate_end)
         ].append(k)
     usage_wh, demand_w = grid.usage_wh, grid.max_demand_w
-    received_total = grid.received_wh.sum(axis=1)
+    received_total = (
+        grid.received_wh.sum(axis=1)
+        if grid.has_received
+        else np.zeros(len(grid.agreement_ids), dtype=np.int64)
+    )
     for (schedule_id, rate_start, rate_end), rows in by_schedule.items():
         index = np.array(rows)
         for k in rows:
