@@ -396,7 +396,7 @@ def post_payment(
     if unapplied_reason:
         target, reason = None, unapplied_reason
     payment = Payment(
-        account=target,
+        account_id=target.pk if target is not None else None,
         amount_cents=amount,
         tender=tender,
         channel=channel,
