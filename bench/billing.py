@@ -46,7 +46,7 @@ from django.test.utils import override_settings
 
 from ohm.agreements.models import ServiceAgreement
 from ohm.billing import presentment, runs
-from ohm.billing.models import Bill, BillLine
+from ohm.billing.models import Bill
 from ohm.core import batchrun
 from ohm.core.audit import SystemActor
 from ohm.core.identifiers import next_account_numbers
@@ -334,10 +334,8 @@ def check_sample(bills: list[Bill], problems: list[str]) -> int:
         ).get()
         expected = reference_charges(segment.agreement)
         got: dict[str, int] = defaultdict(int)
-        for component, amount in BillLine.objects.filter(bill=bill).values_list(
-            "component", "amount_cents"
-        ):
-            got[component] += amount
+        for line in bill.line_list():
+            got[line.component] += line.amount_cents
         if dict(got) != expected:
             mismatches += 1
             if len(problems) < 5:

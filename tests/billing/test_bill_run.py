@@ -38,7 +38,7 @@ class TestBillRun:
         segment = bill.segments.get()
         # Installed at 09:00 local on March 1; March 8 has 23 hours: 31 × 24 − 9 − 1.
         assert segment.usage_wh == 734_000
-        lines = {line.component: line for line in bill.lines.all()}
+        lines = {line.component: line for line in bill.line_list()}
         assert lines["fixed"].amount_cents == 1000
         assert lines["energy"].amount_cents == 7340
         assert lines["tax"].amount_cents == 626  # 7.5% of 83.40 = 6.255 -> 6.26

@@ -44,7 +44,7 @@ def bill_one(account) -> Bill:
 
 def components(bill: Bill) -> dict[str, int]:
     out: dict[str, int] = {}
-    for line in bill.lines.all():
+    for line in bill.line_list():
         out[line.component] = out.get(line.component, 0) + line.amount_cents
     return out
 
@@ -64,9 +64,9 @@ class TestProration:
         bill = bill_one(account)
 
         assert [v["number"] for v in bill.segments.get().rate_versions] == [1, 2]
-        fixed = [line.amount_cents for line in bill.lines.filter(component="fixed")]
+        fixed = [line.amount_cents for line in bill.line_list() if line.component == "fixed"]
         assert fixed == [484, 516]  # $10 × 15/31 and × 16/31
-        energy = [line.amount_cents for line in bill.lines.filter(component="energy")]
+        energy = [line.amount_cents for line in bill.line_list() if line.component == "energy"]
         # March 1 from 09:00 (15 h) + 14 days with the 23-hour DST day = 350 kWh at $0.10,
         # then 16 days × 24 h = 384 kWh at $0.20.
         assert energy == [3500, 7680]
@@ -135,7 +135,7 @@ class TestExceptions:
 
         assert bill.status == Bill.Status.HELD
         assert "missing_rate" in [e["code"] for e in bill.exceptions]
-        assert bill.lines.count() == 0
+        assert bill.line_list() == []
 
     def test_estimated_reads_mark_the_bill_and_say_so(self):
         account = served_with_rate()

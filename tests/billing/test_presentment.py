@@ -36,7 +36,7 @@ class TestBillDocument:
         ((_, data),) = presentment.documents([bill], scan_line=build_scan_line)
 
         described = [line["description"] for line in data["segments"][0]["lines"]]
-        assert described == [line.description for line in bill.lines.all()]
+        assert described == [line.description for line in bill.line_list()]
         assert data["total_due"] == "$89.66"
         scan = parse_scan_line(data["scan_line"])
         assert scan.account_number == bill.account.number

@@ -8,6 +8,10 @@ that never reached the books). A rebill is a new bill that names the bill it rep
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -182,6 +186,10 @@ class Bill(models.Model):
     def is_live(self) -> bool:
         return self.status in (self.Status.HELD, self.Status.ISSUED)
 
+    def line_list(self) -> list[BillLine]:
+        """The bill's lines in order, numbered from 1 across its segments."""
+        return lines_of_bills([self.pk]).get(self.pk, [])
+
 
 class BillSegment(models.Model):
     """One service agreement's part of a bill, with the determinants it was rated on."""
@@ -211,6 +219,11 @@ class BillSegment(models.Model):
         help_text="Detail: Wh per TOU period, demand W per period, tiers, interval minutes",
     )
     charges_cents = models.BigIntegerField(default=0)
+    lines_json = models.TextField(
+        default="[]",
+        help_text="The segment's bill lines, in order: JSON [[component, GL role, description, "
+        "quantity, unit, price, cents, clause], …] (``line_list()``)",
+    )
 
     class Meta:
         ordering = ["bill", "id"]
@@ -221,31 +234,65 @@ class BillSegment(models.Model):
     def __str__(self) -> str:
         return f"{self.bill} segment {self.agreement_id}"
 
+    def line_list(self, first_sequence: int = 1) -> list[BillLine]:
+        return decode_lines(self.lines_json, segment_id=self.pk, first_sequence=first_sequence)
 
-class BillLine(models.Model):
-    """One charge as the customer reads it. ``amount_cents`` is the one rounded figure."""
 
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines")
-    segment = models.ForeignKey(  # lines are read by bill
-        BillSegment,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="lines",
-        db_index=False,
+class BillLine(NamedTuple):
+    """One charge as the customer reads it. ``amount_cents`` is the one rounded figure;
+    quantity and price are the engine's Decimals as text. Lines are kept in their segment's
+    row (``BillSegment.lines_json``): a bill run writes a row per bill and per segment, not
+    one per line (the "few, wide rows" rule of the architecture)."""
+
+    sequence: int
+    segment_id: int | None
+    component: str
+    gl_role: str
+    description: str
+    quantity: str
+    unit: str
+    price: str
+    amount_cents: int
+    clause: str
+
+
+def encode_lines(lines: Iterable) -> str:
+    """Lines (anything with component, gl_role, description, quantity, unit, price,
+    amount_cents, clause) as ``lines_json`` text."""
+    return json.dumps(
+        [
+            [
+                line.component,
+                line.gl_role,
+                line.description,
+                str(line.quantity),
+                line.unit,
+                str(line.price),
+                line.amount_cents,
+                line.clause,
+            ]
+            for line in lines
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
-    sequence = models.PositiveSmallIntegerField()
-    component = models.CharField(max_length=20, help_text="energy, fixed, demand, tax, …")
-    gl_role = models.CharField(max_length=40)
-    description = models.CharField(max_length=200)
-    quantity = models.CharField(max_length=30, blank=True, help_text="Decimal")
-    unit = models.CharField(max_length=20, blank=True)
-    price = models.CharField(max_length=30, blank=True, help_text="Decimal, dollars per unit")
-    amount_cents = models.BigIntegerField()
-    clause = models.CharField(max_length=120, blank=True, help_text="Tariff clause it comes from")
 
-    class Meta:
-        ordering = ["bill", "sequence"]
 
-    def __str__(self) -> str:
-        return f"{self.description}: {self.amount_cents}"
+def decode_lines(text: str, *, segment_id: int | None, first_sequence: int = 1) -> list[BillLine]:
+    return [
+        BillLine(first_sequence + k, segment_id, *row) for k, row in enumerate(json.loads(text))
+    ]
+
+
+def lines_of_bills(bill_ids: Iterable[int]) -> dict[int, list[BillLine]]:
+    """Each bill's lines in order (its segments in id order), in one query."""
+    out: dict[int, list[BillLine]] = {}
+    rows = (
+        BillSegment.objects.filter(bill_id__in=list(bill_ids))
+        .order_by("bill_id", "id")
+        .values_list("bill_id", "id", "lines_json")
+    )
+    for bill_id, segment_id, text in rows:
+        mine = out.setdefault(bill_id, [])
+        mine.extend(decode_lines(text, segment_id=segment_id, first_sequence=len(mine) + 1))
+    return out

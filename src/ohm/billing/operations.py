@@ -30,7 +30,7 @@ from django.db.models import Max
 from ohm.agreements.models import ServiceAgreement
 from ohm.billing import calendar, compose
 from ohm.billing.determinants import Grid, Want, load_determinants
-from ohm.billing.models import Bill, BillExceptionRule, BillLine, BillSegment
+from ohm.billing.models import Bill, BillExceptionRule, BillLine, BillSegment, decode_lines
 from ohm.core import audit, bulk, identifiers
 from ohm.core.localtime import localdate, utility_zone
 from ohm.customers.models import Account
@@ -795,22 +795,6 @@ def _messages(
     return out
 
 
-LINE_COLUMNS = (
-    "id",
-    "bill_id",
-    "segment_id",
-    "sequence",
-    "component",
-    "gl_role",
-    "description",
-    "quantity",
-    "unit",
-    "price",
-    "amount_cents",
-    "clause",
-)
-
-
 def _reserve_ids(model, count: int) -> list[int]:
     """Primary keys for ``count`` new rows, chosen up front so segments and lines can name
     their bill without reading anything back (the ledger batch path does the same): the
@@ -879,6 +863,7 @@ SEGMENT_COLUMNS = (
     "missing_share",
     "determinants",
     "charges_cents",
+    "lines_json",
 )
 
 
@@ -941,37 +926,44 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
 
     segment_ids = iter(_reserve_ids(BillSegment, segment_count))
     versions_json: dict[int, str] = {}
+    # The engine shares one Decimal price (and often one quantity) among many lines: their
+    # text is made once.
+    # Keyed by identity, not value: Decimal("1.0") == Decimal("1.00") but they print apart.
+    texts: dict[int, tuple[object, str]] = {}
+
+    def text_of(number) -> str:
+        found = texts.get(id(number))
+        if found is None or found[0] is not number:
+            found = texts[id(number)] = (number, str(number))
+        return found[1]
+
     segment_rows = []
-    line_rows = []
     for d in drafts:
-        sequence = 0
         for s in d.segments:
-            segment_id = next(segment_ids)
             key = id(s.versions)
             if key not in versions_json:
                 versions_json[key] = dumps(s.versions)
             charges = 0
+            encoded = []
             for line in s.lines:
-                sequence += 1
                 charges += line.amount_cents
-                line_rows.append(
-                    (
-                        d.pk,
-                        segment_id,
-                        sequence,
+                quantity_text = text_of(line.quantity)
+                price_text = text_of(line.price)
+                encoded.append(
+                    [
                         line.component,
                         compose.gl_role(line.component),
                         line.description[:200],
-                        str(line.quantity),
+                        quantity_text,
                         line.unit,
-                        str(line.price),
+                        price_text,
                         line.amount_cents,
                         line.clause[:120],
-                    )
+                    ]
                 )
             segment_rows.append(
                 (
-                    segment_id,
+                    next(segment_ids),
                     d.pk,
                     s.agreement["id"],
                     s.agreement["rate_schedule__code"],
@@ -986,25 +978,21 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
                     s.missing_share,
                     dumps(s.determinants),
                     charges,
+                    dumps(encoded, ensure_ascii=False, separators=(",", ":")),
                 )
             )
     bulk.insert_rows(BillSegment._meta.db_table, SEGMENT_COLUMNS, segment_rows)
-    line_ids = _reserve_ids(BillLine, len(line_rows))
-    bulk.insert_rows(
-        BillLine._meta.db_table,
-        LINE_COLUMNS,
-        ((pk, *row) for pk, row in zip(line_ids, line_rows, strict=True)),
-    )
 
 
-def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[compose.Line]]]]]:
-    by_bill: dict[int, dict[int, list[compose.Line]]] = defaultdict(lambda: defaultdict(list))
-    for bill_id, agreement_id, component, amount in BillLine.objects.filter(
-        bill_id__in=[b.pk for b in bills]
-    ).values_list("bill_id", "segment__agreement_id", "component", "amount_cents"):
-        by_bill[bill_id][agreement_id].append(
-            compose.Line(component, "", Decimal(0), "", Decimal(0), amount, "")
-        )
+def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[BillLine]]]]]:
+    """Each bill's lines by agreement (its segments in order)."""
+    by_bill: dict[int, dict[int, list[BillLine]]] = defaultdict(lambda: defaultdict(list))
+    for bill_id, agreement_id, text in (
+        BillSegment.objects.filter(bill_id__in=[b.pk for b in bills])
+        .order_by("id")
+        .values_list("bill_id", "agreement_id", "lines_json")
+    ):
+        by_bill[bill_id][agreement_id].extend(decode_lines(text, segment_id=None))
     return [(b, list(by_bill[b.pk].items())) for b in bills]
 
 

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 
-from ohm.billing.models import Bill, BillLine, BillSegment
+from ohm.billing.models import Bill, BillLine, BillSegment, lines_of_bills
 from ohm.core import audit
 from ohm.core.money import format_cents
 from ohm.customers.models import AccountPerson
@@ -496,13 +496,9 @@ def documents(bills: Sequence[Bill], *, scan_line: ScanLineBuilder) -> Iterable[
         "agreement__service_point__premise"
     ):
         segments[segment.bill_id].append(segment)
-    lines: dict[int, list[BillLine]] = defaultdict(list)
-    for line in BillLine.objects.filter(bill_id__in=ids).order_by("bill_id", "sequence"):
-        lines[line.bill_id].append(line)
-    replaced: dict[int, list[BillLine]] = defaultdict(list)
+    lines: dict[int, list[BillLine]] = defaultdict(list, lines_of_bills(ids))
     replaced_ids = [b.replaces_id for b in bills if b.replaces_id]
-    for line in BillLine.objects.filter(bill_id__in=replaced_ids).order_by("sequence"):
-        replaced[line.bill_id].append(line)
+    replaced: dict[int, list[BillLine]] = defaultdict(list, lines_of_bills(replaced_ids))
     through = max((b.end_date for b in bills), default=date.min)
     history = usage_history(account_ids, through=through)
     for bill in bills:

@@ -13,7 +13,7 @@ from django.db.models import Count, QuerySet
 from ohm.billing import calendar
 from ohm.billing.determinants import Want, load_determinants
 from ohm.billing.explain import BillFacts, Explanation, explain
-from ohm.billing.models import Bill, BillCycle, BillLine
+from ohm.billing.models import Bill, BillCycle
 from ohm.core.localtime import utility_zone
 from ohm.metering.usage import local_times
 
@@ -89,19 +89,17 @@ def list_cycle_calendar(*, as_of: date) -> list[CycleRow]:
 
 
 def facts(bill: Bill) -> BillFacts:
-    lines = list(
-        BillLine.objects.filter(bill=bill).values_list("component", "amount_cents", "clause")
-    )
+    stored = bill.line_list()
+    lines = [(line.component, line.amount_cents, line.clause) for line in stored]
     segments = list(bill.segments.values_list("usage_wh", "rate_code", "rate_versions"))
 
     def total(components) -> int:
         return sum(cents for component, cents, _ in lines if component in components)
 
     tiers: dict[int, int] = {}
-    for line in BillLine.objects.filter(bill=bill, component="energy").values_list(
-        "clause", "quantity"
+    for clause, quantity in (
+        (line.clause, line.quantity) for line in stored if line.component == "energy"
     ):
-        clause, quantity = line
         tier = int(clause.rsplit("tier", 1)[1].split()[0]) if "tier" in clause else 1
         tiers[tier] = tiers.get(tier, 0) + int(Decimal(quantity or "0") * 1000)
     labels = tuple(

@@ -182,7 +182,7 @@ def bill_detail(request, number: str):
     bill = _bill_or_404(number)
     explained = queries.explain_bill(bill)
     segments = list(bill.segments.select_related("agreement__service_point__premise"))
-    lines = list(bill.lines.order_by("sequence"))
+    lines = bill.line_list()
     chart = {
         "labels": [f"{day:%b %-d}" for day, _ in explained.profile.daily],
         "kwh": [float(kwh) for _, kwh in explained.profile.daily],
