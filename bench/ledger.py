@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -68,6 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", type=int, default=200, help="Accounts checked.")
     parser.add_argument("--queries", type=int, default=500, help="Timed balance+aging calls.")
     return parser
+
+
+def server_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend so far, when the server runs on this
+    machine and /proc shows it (None otherwise, and on SQLite, whose work is in-process)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime: fields 14 and 15 of stat(5), counted after the ")" that ends comm.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _database() -> str:
@@ -261,7 +279,7 @@ def _run(options, out, err) -> int:
     lines_before = line_count()
 
     expected: dict[int, int] = defaultdict(int)
-    post_seconds = build_seconds = post_cpu_seconds = 0.0
+    post_seconds = build_seconds = post_cpu_seconds = server_seconds = 0.0
     posted = 0
     for start in range(0, options.entries, BLOCK):
         started = time.perf_counter()
@@ -278,6 +296,7 @@ def _run(options, out, err) -> int:
         build_seconds += time.perf_counter() - started
         started = time.perf_counter()
         cpu_started = time.process_time()
+        server_started = server_cpu_seconds()
         if isinstance(batch, EntryColumns):
             result = post_columns(batch, actor=ACTOR, at=at, chunk_size=options.chunk)
         else:
@@ -286,10 +305,13 @@ def _run(options, out, err) -> int:
             )
         post_seconds += time.perf_counter() - started
         post_cpu_seconds += time.process_time() - cpu_started
+        if server_started is not None and (server_now := server_cpu_seconds()) is not None:
+            server_seconds += server_now - server_started
         posted += result.posted
         err.write(f"\r{posted:,} entries posted in {post_seconds:.1f} s")
     err.write("\n")
     rate = posted / post_seconds if post_seconds else 0.0
+    load = os.getloadavg()[0]
 
     history, history_entries, history_lines = history_account(accounts, run=run, at=at, rng=rng)
     as_of = date(2025, 1, 15)
@@ -336,6 +358,12 @@ def _run(options, out, err) -> int:
         f"while posting: {post_cpu_seconds:.2f} s ({posted / max(post_cpu_seconds, 1e-9):,.0f} entries per CPU-second; "
         "on SQLite that includes the database's own work, on PostgreSQL it does not).\n"
     )
+    if server_seconds:
+        out.write(
+            f"PostgreSQL's backend for this connection used {server_seconds:.2f} s of CPU while posting: "
+            f"{posted / (post_cpu_seconds + server_seconds):,.0f} entries per CPU-second, client and server.\n"
+        )
+    out.write(f"Load average (1 min) after posting: {load:.2f} on {os.cpu_count()} CPUs.\n")
     out.write(
         f"Balance + aging of an account with 120 bills and 120 payments: {query_ms:.3f} ms "
         f"(mean of {options.queries}). check_books over the whole journal: {check_seconds:.2f} s.\n"
@@ -348,6 +376,8 @@ def _run(options, out, err) -> int:
         "database": _database(),
         "entries": posted,
         "entries_per_second": round(rate),
+        "entries_per_cpu_second": round(posted / max(post_cpu_seconds + server_seconds, 1e-9)),
+        "load_average": round(load, 2),
         "path": options.path,
         "balance_query_ms": round(query_ms, 3),
     }

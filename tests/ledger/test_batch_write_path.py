@@ -1,4 +1,4 @@
-"""The batch's write path (ADR 0007): optimistic inserts that fall back on a replayed key,
+"""The batch's write path (ADR 0006): optimistic inserts that fall back on a replayed key,
 values shared by a chunk written as SQL literals, and the journal table's schema."""
 
 from datetime import UTC, date, datetime

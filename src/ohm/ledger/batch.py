@@ -4,17 +4,23 @@ Each entry passes the same ``check_entry`` rules as ``post_entry``; what differs
 path. Entries go in chunks, each one atomic transaction that:
 
 1. skips the keys already posted (one query per chunk), so a batch killed at any point and
-   run again posts each key exactly once;
+   run again posts each key exactly once. ``post_columns`` first tries without asking: a
+   chunk that names each key once and no closed month is written inside a savepoint, and
+   only a unique-key violation (a replay) sends it back to the careful way (ADR 0006);
 2. checks every remaining entry (GL accounts read once per batch; closed periods read again
    in each chunk's transaction, so a month closed meanwhile is still refused);
-3. writes set-based, one row per entry (ADR 0005: the first receivable line inline, others
+3. writes set-based, one row per entry (ADR 0006: the first receivable line inline, others
    as compact JSON), a ``ReceivableExtra`` row only for an entry's second and later
    receivable lines, and one ``GLTotal`` row per GL account and day for the whole chunk.
    Primary keys are chosen up front so extras can name their entry without reading
    anything back: on SQLite one prepared INSERT run over the chunk (``executemany``) with
    ids from ``max(id) + 1`` — safe because the IMMEDIATE transaction holds the only write
-   lock; on PostgreSQL ids reserved from the sequence and rows sent with
+   lock — and the values every row of the chunk shares written into the statement as
+   literals; on PostgreSQL ids reserved from the sequence and rows sent with
    ``COPY ... FROM STDIN``.
+
+The database still checks every row: the unique key, the foreign keys (the customer account
+among them; deferred, so checked when the chunk commits) and the CHECK constraints.
 
 A chunk with one bad entry writes nothing and stops the batch with an error naming the
 entry's key; chunks committed before it stay (they are whole and idempotent). One audit
@@ -221,7 +227,7 @@ class _Writer:
         """Insert rows given column by column; a ``Same`` column holds one value for every
         row. On SQLite those values are written into the statement as literals
         (``sql_literal``), so each row binds only the values that differ: binding a
-        parameter costs the driver about 1,000 instructions (ADR 0007). The statement is
+        parameter costs the driver about 1,000 instructions (ADR 0006). The statement is
         prepared once per call. On PostgreSQL every value goes through ``COPY``."""
         names = list(columns)
         lists = [values for values in columns.values() if not isinstance(values, Same)]

@@ -93,7 +93,7 @@ class JournalId(models.BigAutoField):
     ``AUTOINCREMENT`` only promises that ids of deleted rows are never reused, which the
     append-only triggers already guarantee (nothing is deleted), and it costs every INSERT
     statement a read and a write of ``sqlite_sequence`` — measured with callgrind, 17,000 of
-    SQLite's 44,000 instructions per batch-posted entry (ADR 0007). PostgreSQL keeps its
+    SQLite's 44,000 instructions per batch-posted entry (ADR 0006). PostgreSQL keeps its
     identity column.
     """
 
@@ -108,7 +108,7 @@ class LinesField(models.JSONField):
 
     Only the ledger writes it (the ORM's JSON encoder, or the batch's templates in
     ``ohm.ledger.batch``); ``check_books`` reads every row back through ``json_each``, which
-    refuses malformed JSON. The CHECK cost every batch-posted row a JSON parse (ADR 0007).
+    refuses malformed JSON. The CHECK cost every batch-posted row a JSON parse (ADR 0006).
     On PostgreSQL the column stays ``jsonb``, which parses what it stores.
     """
 

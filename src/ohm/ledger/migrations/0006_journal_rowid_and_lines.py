@@ -1,4 +1,4 @@
-"""The journal entry table without SQLite's per-INSERT bookkeeping (ADR 0007): a plain
+"""The journal entry table without SQLite's per-INSERT bookkeeping (ADR 0006): a plain
 ``INTEGER PRIMARY KEY`` instead of ``AUTOINCREMENT``, and ``other_lines`` without the
 ``JSON_VALID`` CHECK. On SQLite the table is rebuilt with every row as it was; on
 PostgreSQL nothing changes in the database."""
