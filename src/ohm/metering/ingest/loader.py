@@ -226,23 +226,35 @@ def _import_reads(
     result = ImportResult(file_name=path.name, dry_run=dry_run)
     started = time.perf_counter()
     if path.stat().st_size < HASH_BESIDE_PARSE_BYTES:
-        digest, parsed = file_sha256(path), None
+        digest = file_sha256(path)
+        previous = ReadImport.objects.filter(sha256=digest).first()
+        if previous is not None and previous.status == ReadImport.Status.LOADED and not reprocess:
+            result.already_imported = previous
+            return result
+        parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
+        result.timings["parse"] = time.perf_counter() - started
+        started = time.perf_counter()
+        problems = list(parsed.problems)
+        reads = _checked_reads(parsed, problems, at=at)
     else:
-        # A big file is hashed on a second thread while it is parsed (hashlib lets go of
-        # the GIL); a file imported before is then parsed for nothing, which is rare.
+        # A big file is hashed on a second thread (hashlib lets go of the GIL) while its
+        # reads are found and checked, which is one thread's work: the parse before it keeps
+        # both cores. The checks only read the database; a file imported before is then
+        # parsed and checked for nothing, which is rare.
+        parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
+        result.timings["parse"] = time.perf_counter() - started
+        started = time.perf_counter()
+        problems = list(parsed.problems)
         with ThreadPoolExecutor(max_workers=1) as pool:
             hashing = pool.submit(file_sha256, path)
-            parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
+            reads = _checked_reads(parsed, problems, at=at)
             digest = hashing.result()
-    previous = ReadImport.objects.filter(sha256=digest).first()
-    if previous is not None and previous.status == ReadImport.Status.LOADED and not reprocess:
-        result.already_imported = previous
-        return result
-    if parsed is None:
-        parsed = parse_file(path=path, format=format, zone=zone, meter_serial=meter_serial)
-    result.timings["parse"] = time.perf_counter() - started
+        previous = ReadImport.objects.filter(sha256=digest).first()
+        if previous is not None and previous.status == ReadImport.Status.LOADED and not reprocess:
+            result.already_imported = previous
+            return result
+    result.timings["check"] = time.perf_counter() - started
     result.records_read = parsed.records_read
-    problems = list(parsed.problems)
     actor_label = getattr(actor, "username", "") or str(getattr(actor, "name", "") or "system")
 
     read_import = None
@@ -259,13 +271,6 @@ def _import_reads(
         )
         result.read_import = read_import
     source = f"import:{read_import.pk}" if read_import else "import:dry-run"
-
-    started = time.perf_counter()
-    reads = _Reads.resolve(parsed, problems)
-    reads.check(at_s=int(at.timestamp()), problems=problems)
-    reads.aggregate(problems)
-    reads.dedupe(problems)
-    result.timings["check"] = time.perf_counter() - started
     started = time.perf_counter()
     _store_days(
         reads,
@@ -300,6 +305,16 @@ def _import_reads(
     if read_import is not None:
         _finish(read_import, result=result, actor=actor, at=at)
     return result
+
+
+def _checked_reads(parsed: ParsedReads, problems: list[Problem], *, at: datetime) -> _Reads:
+    """The file's interval reads with their channels, checked: the ones that cannot load are
+    in ``problems``."""
+    reads = _Reads.resolve(parsed, problems)
+    reads.check(at_s=int(at.timestamp()), problems=problems)
+    reads.aggregate(problems)
+    reads.dedupe(problems)
+    return reads
 
 
 def _start(*, previous, path, digest, format, zone, meter_serial, at, actor_label) -> ReadImport:
