@@ -144,6 +144,13 @@ class _Segment:
     problem_code: str = ""  # missing_rate | rating_error | missing_reads: always held
     rate_start: date = date.min  # the period the engine prorates over (first/final bills)
     rate_end: date = date.min
+    # Filled by ``_seal`` once checked: what writing needs, made where the bill is prepared
+    # (a worker process) rather than where it is written; ``lines`` is then dropped.
+    charges_cents: int = 0
+    gl_credits: dict[str, int] = field(default_factory=dict)  # GL role -> credit (negative)
+    lines_json: str = "[]"
+    determinants_json: str = "{}"
+    versions_json: str = "[]"
 
     @property
     def days(self) -> int:
@@ -565,7 +572,55 @@ def prepare_bills(
                 ],
             )
         )
+    texts: dict[int, tuple[object, str]] = {}
+    versions_json: dict[int, str] = {}
+    for pending in prepared.bills:
+        for segment in pending.segments:
+            _seal(segment, texts, versions_json)
     return prepared
+
+
+def _seal(segment: _Segment, texts: dict, versions_json: dict[int, str]) -> None:
+    """Put a checked segment in the form it is written in: its lines as ``lines_json``, its
+    charges and GL credits summed, its determinants and rate versions as JSON text."""
+
+    def text_of(number) -> str:
+        # Keyed by identity, not value: Decimal("1.0") == Decimal("1.00") but they print
+        # apart. The engine shares one Decimal among many lines, so most are made once.
+        found = texts.get(id(number))
+        if found is None or found[0] is not number:
+            found = texts[id(number)] = (number, str(number))
+        return found[1]
+
+    charges = 0
+    credits: dict[str, int] = {}
+    encoded = []
+    for line in segment.lines:
+        role = compose.gl_role(line.component)
+        charges += line.amount_cents
+        credits[role] = credits.get(role, 0) - line.amount_cents
+        encoded.append(
+            [
+                line.component,
+                role,
+                line.description[:200],
+                text_of(line.quantity),
+                line.unit,
+                text_of(line.price),
+                line.amount_cents,
+                line.clause[:120],
+            ]
+        )
+    segment.charges_cents = charges
+    segment.gl_credits = credits
+    segment.lines_json = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
+    segment.determinants_json = json.dumps(segment.determinants)
+    key = id(segment.versions)
+    if key not in versions_json:
+        versions_json[key] = json.dumps(segment.versions)
+    segment.versions_json = versions_json[key]
+    segment.lines = []
+    segment.determinants = {}
 
 
 def still_current(prepared: Prepared) -> bool:
@@ -683,17 +738,11 @@ def _post_entries(drafts: list[_Draft], *, actor, at: datetime, source: str) -> 
     uniform: list[tuple[_Draft, dict[str, int], int]] = []
     specs = []
     for d in drafts:
-        if len(d.segments) == 1:
-            by_role: dict[str, int] = {}
-            charges = 0
-            for line in d.segments[0].lines:
-                role = compose.gl_role(line.component)
-                by_role[role] = by_role.get(role, 0) - line.amount_cents
-                charges += line.amount_cents
-            if charges > 0:
-                uniform.append((d, by_role, charges))
-                continue
-        spec = _entry_spec(d, {s.agreement["id"]: s.lines for s in d.segments})
+        if len(d.segments) == 1 and d.segments[0].charges_cents > 0:
+            segment = d.segments[0]
+            uniform.append((d, segment.gl_credits, segment.charges_cents))
+            continue
+        spec = _entry_spec_of_segments(d)
         if spec is not None:
             specs.append(spec)
     if uniform:
@@ -868,7 +917,7 @@ SEGMENT_COLUMNS = (
 
 
 def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime, created_by: str):
-    """Bills, segments and lines as plain rows (``ohm.core.bulk``): one prepared INSERT run
+    """Bills and segments (each with its lines, ``lines_json``) as plain rows (``ohm.core.bulk``): one prepared INSERT run
     over many rows on SQLite, COPY on PostgreSQL. Values are put in database form here, once
     per distinct date, rather than field by field through model instances."""
     ops = connection.ops
@@ -925,62 +974,28 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
     bulk.insert_rows(Bill._meta.db_table, BILL_COLUMNS, bill_rows)
 
     segment_ids = iter(_reserve_ids(BillSegment, segment_count))
-    versions_json: dict[int, str] = {}
-    # The engine shares one Decimal price (and often one quantity) among many lines: their
-    # text is made once.
-    # Keyed by identity, not value: Decimal("1.0") == Decimal("1.00") but they print apart.
-    texts: dict[int, tuple[object, str]] = {}
-
-    def text_of(number) -> str:
-        found = texts.get(id(number))
-        if found is None or found[0] is not number:
-            found = texts[id(number)] = (number, str(number))
-        return found[1]
-
-    segment_rows = []
-    for d in drafts:
-        for s in d.segments:
-            key = id(s.versions)
-            if key not in versions_json:
-                versions_json[key] = dumps(s.versions)
-            charges = 0
-            encoded = []
-            for line in s.lines:
-                charges += line.amount_cents
-                quantity_text = text_of(line.quantity)
-                price_text = text_of(line.price)
-                encoded.append(
-                    [
-                        line.component,
-                        compose.gl_role(line.component),
-                        line.description[:200],
-                        quantity_text,
-                        line.unit,
-                        price_text,
-                        line.amount_cents,
-                        line.clause[:120],
-                    ]
-                )
-            segment_rows.append(
-                (
-                    next(segment_ids),
-                    d.pk,
-                    s.agreement["id"],
-                    s.agreement["rate_schedule__code"],
-                    versions_json[key],
-                    day(s.start_date),
-                    day(s.end_date),
-                    s.days,
-                    s.usage_wh,
-                    s.received_wh,
-                    s.max_demand_w,
-                    s.estimated_share,
-                    s.missing_share,
-                    dumps(s.determinants),
-                    charges,
-                    dumps(encoded, ensure_ascii=False, separators=(",", ":")),
-                )
-            )
+    segment_rows = [
+        (
+            next(segment_ids),
+            d.pk,
+            s.agreement["id"],
+            s.agreement["rate_schedule__code"],
+            s.versions_json,
+            day(s.start_date),
+            day(s.end_date),
+            s.days,
+            s.usage_wh,
+            s.received_wh,
+            s.max_demand_w,
+            s.estimated_share,
+            s.missing_share,
+            s.determinants_json,
+            s.charges_cents,
+            s.lines_json,
+        )
+        for d in drafts
+        for s in d.segments
+    ]
     bulk.insert_rows(BillSegment._meta.db_table, SEGMENT_COLUMNS, segment_rows)
 
 
@@ -994,6 +1009,26 @@ def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[B
     ):
         by_bill[bill_id][agreement_id].extend(decode_lines(text, segment_id=None))
     return [(b, list(by_bill[b.pk].items())) for b in bills]
+
+
+def _entry_spec_of_segments(bill: _Draft) -> ledger.EntrySpec | None:
+    """``_entry_spec`` for a bill being issued, from its sealed segments: per agreement one
+    line standing for its charges under each GL role (``compose.journal_lines`` sums them)."""
+    segment_lines = {
+        s.agreement["id"]: [
+            compose.Line(_COMPONENT_OF_ROLE[role], "", Decimal(0), "", Decimal(0), -cents, "")
+            for role, cents in s.gl_credits.items()
+        ]
+        for s in bill.segments
+    }
+    return _entry_spec(bill, segment_lines)
+
+
+#: A component for each GL role (the first one mapping to it): enough for ``journal_lines``.
+_COMPONENT_OF_ROLE = {
+    **{role: component for component, role in reversed(compose.GL_ROLE_BY_COMPONENT.items())},
+    "revenue_other": "other",
+}
 
 
 def _entry_spec(
