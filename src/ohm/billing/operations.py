@@ -917,9 +917,10 @@ SEGMENT_COLUMNS = (
 
 
 def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime, created_by: str):
-    """Bills and segments (each with its lines, ``lines_json``) as plain rows (``ohm.core.bulk``): one prepared INSERT run
-    over many rows on SQLite, COPY on PostgreSQL. Values are put in database form here, once
-    per distinct date, rather than field by field through model instances."""
+    """Bills and segments (each with its lines, ``lines_json``) as plain rows
+    (``ohm.core.bulk``): one prepared INSERT run over many rows on SQLite, COPY on
+    PostgreSQL. Values are put in database form here, once per distinct date, rather than
+    field by field through model instances."""
     ops = connection.ops
     dates: dict[date, object] = {}
 
