@@ -586,8 +586,10 @@ def deliver_bills(
                 ]
             )
         delivered_ids.append(bill.pk)
-    pdfs = render_pdfs([data for _, data, _ in to_email])
-    for (bill, data, party), pdf in zip(to_email, pdfs, strict=True):
+    # Each e-bill is its own tagged PDF, which screen readers can follow (a bill split from a
+    # batch loses its tags); the print vendor's file is the batch path.
+    for bill, data, party in to_email:
+        pdf = render_pdf(data)
         labels = LABELS[data["language"]]
         body = (
             f"{data['customer_name']},\n\n{labels['total_due']}: {data['total_due']} — "
