@@ -290,10 +290,56 @@ def save_day_block(
     ``fetch_current_days`` returned for these days, when the caller already has it.
     ``vee_level``/``vee_zero_run`` (one per row, NaN/negative for none) is the state import-time
     VEE carries to the next day (``IntervalDay.vee_level``)."""
+    return day_block_write(
+        block=block,
+        recorded_at=recorded_at,
+        source=source,
+        actor_label=actor_label,
+        reason=reason,
+        current=current,
+        vee_level=vee_level,
+        vee_zero_run=vee_zero_run,
+    ).run()
+
+
+@dataclass(frozen=True)
+class BlockWrite:
+    """What ``save_day_block`` writes, worked out: ``run()`` writes it (one transaction) and
+    returns the counts. Built beforehand, the rows cost the writing thread nothing."""
+
+    counts: dict[str, int]
+    superseded: list[int]
+    rows: list[tuple]
+
+    @transaction.atomic
+    def run(self) -> dict[str, int]:
+        for lo in range(0, len(self.superseded), _FETCH_CHUNK):
+            IntervalDay.objects.filter(pk__in=self.superseded[lo : lo + _FETCH_CHUNK]).update(
+                is_current=False
+            )
+        if self.rows:
+            _insert_rows(self.rows)
+        return dict(self.counts)
+
+
+def day_block_write(
+    *,
+    block: DayBlock,
+    recorded_at: datetime,
+    source: str,
+    actor_label: str = "",
+    reason: str = "",
+    current: dict[tuple[int, int], CurrentDay] | None = None,
+    vee_level: np.ndarray | None = None,
+    vee_zero_run: np.ndarray | None = None,
+) -> BlockWrite:
+    """``save_day_block``'s work short of writing: which rows are new, which supersede a
+    current row, which are unchanged, and the rows to insert. Reads the database only when
+    ``current`` is not given."""
     counts = {"inserted": 0, "versioned": 0, "unchanged": 0}
     k_rows = len(block.channel_ids)
     if not k_rows:
-        return counts
+        return BlockWrite(counts, [], [])
     if current is None:
         current = fetch_current_days(
             channel_ids=block.channel_ids,
@@ -362,13 +408,7 @@ def save_day_block(
     )
     if not bool(write.all()):
         rows = [rows[k] for k in np.flatnonzero(write).tolist()]
-    for lo in range(0, len(superseded), _FETCH_CHUNK):
-        IntervalDay.objects.filter(pk__in=superseded[lo : lo + _FETCH_CHUNK]).update(
-            is_current=False
-        )
-    if rows:
-        _insert_rows(rows)
-    return counts
+    return BlockWrite(counts, superseded, rows)
 
 
 @transaction.atomic

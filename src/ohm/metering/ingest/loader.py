@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import TypedDict
 from zoneinfo import ZoneInfo
@@ -57,9 +56,9 @@ from ohm.metering.store import (
     VALUE_DTYPE,
     CurrentDay,
     DayBlock,
+    day_block_write,
     day_from_number,
     fetch_current_days,
-    save_day_block,
 )
 
 #: Channel-days per transaction: big enough that commits cost little, small enough that the
@@ -1075,8 +1074,8 @@ def _prepare_chunk(
     if dry_run:
         result.days.update({k: v for k, v in _classify(block, current).items() if v})
         return None
-    return partial(
-        save_day_block,
+    # The rows to write are put together here, so the writing thread only writes.
+    return day_block_write(
         block=block,
         recorded_at=at,
         source=source,
@@ -1084,7 +1083,7 @@ def _prepare_chunk(
         current=current,
         vee_level=level,
         vee_zero_run=zero_run,
-    )
+    ).run
 
 
 class _Writer:
