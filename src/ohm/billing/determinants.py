@@ -100,7 +100,7 @@ def load_determinants(wants: Sequence[Want]) -> Loaded:
     last_at = start_of_day(max(w.end_date for w in wants))
     installs = (
         MeterInstallation.objects.filter(
-            service_point_id__any=sorted({w.service_point_id for w in wants}),
+            service_point_id__any=frozenset(w.service_point_id for w in wants),
             installed_at__lt=last_at,
         )
         .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=first_at))
@@ -111,7 +111,7 @@ def load_determinants(wants: Sequence[Want]) -> Loaded:
         meters_at[sp_id].append((meter_id, installed_at, removed_at))
     channels: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     for channel_id, meter_id, measure, minutes in MeterChannel.objects.filter(
-        meter_id__any=sorted({m for rows in meters_at.values() for m, _, _ in rows}),
+        meter_id__any=frozenset(m for rows in meters_at.values() for m, _, _ in rows),
         interval_minutes__isnull=False,
         measure__in=[MeterChannel.Measure.KWH_DELIVERED, MeterChannel.Measure.KWH_RECEIVED],
     ).values_list("id", "meter_id", "measure", "interval_minutes"):

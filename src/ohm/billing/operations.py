@@ -192,7 +192,7 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
     return [
         dict(row)
         for row in ServiceAgreement.objects.filter(
-            account_id__any=list(account_ids), start_date__lt=read_date
+            account_id__any=frozenset(account_ids), start_date__lt=read_date
         )
         .exclude(status__in=[ServiceAgreement.Status.CANCELLED])
         .values(
@@ -214,7 +214,8 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
 def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
     return dict(
         BillSegment.objects.filter(
-            agreement_id__any=agreement_ids, bill__status__in=[Bill.Status.HELD, Bill.Status.ISSUED]
+            agreement_id__any=frozenset(agreement_ids),
+            bill__status__in=[Bill.Status.HELD, Bill.Status.ISSUED],
         )
         .values("agreement_id")
         .annotate(through=Max("end_date"))
@@ -225,7 +226,7 @@ def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
 def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.History]:
     usage: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for account_id, wh, days in BillSegment.objects.filter(
-        bill__account_id__any=list(account_ids),
+        bill__account_id__any=frozenset(account_ids),
         bill__status=Bill.Status.ISSUED,
         end_date__gt=read_date - timedelta(days=365),
         end_date__lte=read_date,
@@ -235,7 +236,9 @@ def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.H
     streaks: dict[int, int] = {}
     for account_id, streak in (
         Bill.objects.filter(
-            account_id__any=list(account_ids), status=Bill.Status.ISSUED, end_date__lte=read_date
+            account_id__any=frozenset(account_ids),
+            status=Bill.Status.ISSUED,
+            end_date__lte=read_date,
         )
         .order_by("account_id", "-end_date", "-id")
         .values_list("account_id", "estimated_streak")
@@ -249,7 +252,7 @@ def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.H
 
 def _previous_bill_dates(account_ids: Sequence[int]) -> dict[int, date]:
     return dict(
-        Bill.objects.filter(account_id__any=list(account_ids), status=Bill.Status.ISSUED)
+        Bill.objects.filter(account_id__any=frozenset(account_ids), status=Bill.Status.ISSUED)
         .values("account_id")
         .annotate(last=Max("bill_date"))
         .values_list("account_id", "last")
@@ -393,7 +396,7 @@ class IssueResult:
     @cached_property
     def bills(self) -> list[Bill]:
         """The bills written, read back (a run writes rows, not model instances)."""
-        return list(Bill.objects.filter(pk__any=self.bill_ids).order_by("pk"))
+        return list(Bill.objects.filter(pk__any=frozenset(self.bill_ids)).order_by("pk"))
 
 
 @dataclass
@@ -462,7 +465,7 @@ def prepare_bills(
     the exception checks. Writes nothing."""
     accounts = {
         a["id"]: a
-        for a in Account.objects.filter(pk__any=list(account_ids)).values(
+        for a in Account.objects.filter(pk__any=frozenset(account_ids)).values(
             "id", "number", "language", "paperless", "medical_baseline", "status"
         )
     }

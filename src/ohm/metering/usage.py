@@ -155,7 +155,9 @@ def load_many(channel_ids: Iterable[int], start_at: datetime, end_at: datetime) 
     ``[start_at, end_at)``, in one query; what was never received is MISSING zeros."""
     ids = sorted({int(c) for c in channel_ids})
     lengths = set(
-        MeterChannel.objects.filter(pk__any=ids).values_list("interval_minutes", flat=True)
+        MeterChannel.objects.filter(pk__any=frozenset(ids)).values_list(
+            "interval_minutes", flat=True
+        )
     )
     minutes = next(iter(lengths)) if len(lengths) == 1 else None
     if minutes is None:
