@@ -473,7 +473,7 @@ class _Reads:
         if rows:
             position = {serial: k for k, serial in enumerate(refs)}
             # As columns; a meter without channels has None in the channel's.
-            serials, pks, numbers, measures, lengths = list(zip(*rows, strict=True))[:5]
+            serials, pks, numbers, measures, row_minutes = list(zip(*rows, strict=True))[:5]
             row_ref = np.array([position.get(r, -1) for r in serials], dtype=np.int64)
             if None in pks:
                 pks = [-1 if r is None else r for r in pks]
@@ -482,7 +482,7 @@ class _Reads:
             pk = np.array(pks, dtype=np.int64)
             number = np.array(numbers, dtype=np.int64)
             measure = np.array(measures, dtype=object)
-            minutes = np.array([r or 0 for r in lengths], dtype=np.int64)
+            minutes = np.array([r or 0 for r in row_minutes], dtype=np.int64)
             table.known[row_ref[row_ref >= 0]] = True
             for j, ref in enumerate(parsed.channel_refs):
                 if isinstance(ref, int):
