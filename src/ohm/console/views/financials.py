@@ -202,65 +202,71 @@ def _run(form, call, *, aliases=None):
 ALIASES = {"amount_cents": "amount", "to_account": "to_account", "kind": "kind", "entry": "entry"}
 
 
+def _money_form(request, account, form, post, **page) -> HttpResponse:
+    """The money forms' one flow: on a valid POST, ``post(data, who)`` runs the operation
+    (``who``: the actor, the moment and the form's idempotency key); its outcome redirects,
+    its refusal shows next to the fields it names; otherwise the form page."""
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        who = {
+            "actor": request.user,
+            "at": clock.now(),
+            "idempotency_key": data["idempotency_key"],
+        }
+        outcome = _run(form, lambda: post(data, who), aliases=ALIASES)
+        if outcome is not None:
+            return _done(request, outcome, account)
+    return _form_page(request, form, account, **page)
+
+
 @staff_required(perm="financials.post_adjustment")
 def adjust(request, number: str):
     account = _account(number)
     form = AdjustmentForm(
         request.POST or None, today=local_today(), approval_url=_approval_url("adjustment")
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        outcome = _run(
-            form,
-            lambda: operations.post_adjustment(
-                account=account,
-                amount_cents=data["amount"],
-                direction=data["direction"],
-                reason_code=data["reason_code"],
-                memo=data["memo"],
-                effective_date=data["effective_date"],
-                actor=request.user,
-                at=clock.now(),
-                idempotency_key=data["idempotency_key"],
-            ),
-            aliases=ALIASES,
-        )
-        if outcome is not None:
-            return _done(request, outcome, account)
-    return _form_page(
-        request, form, account, title="Adjust", button="Post adjustment", kind="adjustment"
+    return _money_form(
+        request,
+        account,
+        form,
+        lambda data, who: operations.post_adjustment(
+            account=account,
+            amount_cents=data["amount"],
+            direction=data["direction"],
+            reason_code=data["reason_code"],
+            memo=data["memo"],
+            effective_date=data["effective_date"],
+            **who,
+        ),
+        title="Adjust",
+        button="Post adjustment",
+        kind="adjustment",
     )
 
 
 @staff_required(perm="financials.assess_fee")
 def fee(request, number: str):
     account = _account(number)
-    form = FeeForm(request.POST or None, today=local_today())
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        outcome = _run(
-            form,
-            lambda: operations.assess_fee(
-                account=account,
-                kind=data["kind"],
-                memo=data["memo"],
-                effective_date=data["effective_date"],
-                actor=request.user,
-                at=clock.now(),
-                idempotency_key=data["idempotency_key"],
-            ),
-            aliases=ALIASES,
-        )
-        if outcome is not None:
-            return _done(request, outcome, account)
     schedule = [
         (FeeSchedule.Kind(row.kind).label, row)
         for row in FeeSchedule.objects.filter(effective_date__lte=local_today()).order_by(
             "kind", "-effective_date"
         )
     ]
-    return _form_page(
-        request, form, account, title="Charge a fee", button="Charge fee", fees=schedule
+    return _money_form(
+        request,
+        account,
+        FeeForm(request.POST or None, today=local_today()),
+        lambda data, who: operations.assess_fee(
+            account=account,
+            kind=data["kind"],
+            memo=data["memo"],
+            effective_date=data["effective_date"],
+            **who,
+        ),
+        title="Charge a fee",
+        button="Charge fee",
+        fees=schedule,
     )
 
 
@@ -270,28 +276,18 @@ def transfer(request, number: str):
     form = TransferForm(
         request.POST or None, today=local_today(), approval_url=_approval_url("transfer")
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        outcome = _run(
-            form,
-            lambda: operations.transfer_balance(
-                from_account=account,
-                to_account=data["to_account"],
-                amount_cents=data["amount"],
-                reason=data["reason"],
-                effective_date=data["effective_date"],
-                actor=request.user,
-                at=clock.now(),
-                idempotency_key=data["idempotency_key"],
-            ),
-            aliases=ALIASES,
-        )
-        if outcome is not None:
-            return _done(request, outcome, account)
-    return _form_page(
+    return _money_form(
         request,
-        form,
         account,
+        form,
+        lambda data, who: operations.transfer_balance(
+            from_account=account,
+            to_account=data["to_account"],
+            amount_cents=data["amount"],
+            reason=data["reason"],
+            effective_date=data["effective_date"],
+            **who,
+        ),
         title="Transfer the balance",
         button="Transfer",
         kind="transfer",
@@ -304,25 +300,20 @@ def write_off(request, number: str):
     form = WriteOffForm(
         request.POST or None, today=local_today(), approval_url=_approval_url("write_off")
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        outcome = _run(
-            form,
-            lambda: operations.write_off_balance(
-                account=account,
-                amount_cents=data["amount"],
-                reason=data["reason"],
-                effective_date=data["effective_date"],
-                actor=request.user,
-                at=clock.now(),
-                idempotency_key=data["idempotency_key"],
-            ),
-            aliases=ALIASES,
-        )
-        if outcome is not None:
-            return _done(request, outcome, account)
-    return _form_page(
-        request, form, account, title="Write off", button="Write off", kind="write_off"
+    return _money_form(
+        request,
+        account,
+        form,
+        lambda data, who: operations.write_off_balance(
+            account=account,
+            amount_cents=data["amount"],
+            reason=data["reason"],
+            effective_date=data["effective_date"],
+            **who,
+        ),
+        title="Write off",
+        button="Write off",
+        kind="write_off",
     )
 
 
@@ -338,29 +329,17 @@ def _open_write_offs(account) -> list[tuple[JournalEntry, int]]:
 def reverse_write_off(request, number: str):
     account = _account(number)
     write_offs = _open_write_offs(account)
-    form = WriteOffReversalForm(request.POST or None, today=local_today(), write_offs=write_offs)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        entry = next(entry for entry, _ in write_offs if entry.pk == data["entry"])
-        outcome = _run(
-            form,
-            lambda: operations.reverse_write_off(
-                entry=entry,
-                reason=data["reason"],
-                effective_date=data["effective_date"],
-                actor=request.user,
-                at=clock.now(),
-                idempotency_key=data["idempotency_key"],
-            ),
-            aliases=ALIASES,
-        )
-        if outcome is not None:
-            return _done(request, outcome, account)
     limit = limit_cents(request.user, "write_off")
-    return _form_page(
+    return _money_form(
         request,
-        form,
         account,
+        WriteOffReversalForm(request.POST or None, today=local_today(), write_offs=write_offs),
+        lambda data, who: operations.reverse_write_off(
+            entry=next(entry for entry, _ in write_offs if entry.pk == data["entry"]),
+            reason=data["reason"],
+            effective_date=data["effective_date"],
+            **who,
+        ),
         title="Reverse a write-off",
         button="Reverse write-off",
         intro="For a write-off made in error: the balance is owed again and the bad-debt "
@@ -374,29 +353,18 @@ def reverse_write_off(request, number: str):
 @staff_required(perm="financials.write_off")
 def recovery(request, number: str):
     account = _account(number)
-    form = RecoveryForm(request.POST or None, today=local_today())
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        outcome = _run(
-            form,
-            lambda: operations.record_recovery(
-                account=account,
-                amount_cents=data["amount"],
-                memo=data["memo"],
-                effective_date=data["effective_date"],
-                actor=request.user,
-                at=clock.now(),
-                idempotency_key=data["idempotency_key"],
-            ),
-            aliases=ALIASES,
-        )
-        if outcome is not None:
-            return _done(request, outcome, account)
     open_cents = operations.written_off_open_cents(account_id=account.pk)
-    return _form_page(
+    return _money_form(
         request,
-        form,
         account,
+        RecoveryForm(request.POST or None, today=local_today()),
+        lambda data, who: operations.record_recovery(
+            account=account,
+            amount_cents=data["amount"],
+            memo=data["memo"],
+            effective_date=data["effective_date"],
+            **who,
+        ),
         title="Record a recovery",
         button="Record recovery",
         intro=f"Written off and not yet recovered: {format_cents(open_cents)}. The recovery "
