@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.core.mail import get_connection
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
 
 from ohm.batch.progress import ProgressBar
 from ohm.billing import calendar, presentment, runs
@@ -67,8 +67,9 @@ class Command(BaseCommand):
         deliver.add_argument("--out-dir", required=True)
         deliver.add_argument(
             "--email-backend",
-            help="Django email backend for e-bills, e.g. django.core.mail.backends.console."
-            "EmailBackend in the demo (default: the configured one)",
+            help="Django email backend class for e-bills, e.g. django.core.mail.backends.console."
+            "EmailBackend to print them (default: the configured mailer: files in var/outbox "
+            "unless OHM_SMTP_HOST is set)",
         )
 
         cal = sub.add_parser("calendar", help="A cycle's read, bill and due dates for a year.")
@@ -136,7 +137,7 @@ class Command(BaseCommand):
             at=at,
             actor=_actor(),
             batch_name=f"cycle{dates.cycle:02d}-{dates.read_date.isoformat()}",
-            email_connection=get_connection(options["email_backend"])
+            email_connection=import_string(options["email_backend"])()
             if options["email_backend"]
             else None,
         )
