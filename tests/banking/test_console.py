@@ -74,8 +74,12 @@ class TestAutopayPages:
 
         page = client.get(f"/console/accounts/{account.number}/").content.decode()
 
-        assert f'href="/console/accounts/{account.number}/autopay/" data-testid="autopay-link"' in page
-        assert f'href="/console/accounts/{account.number}/refund/" data-testid="refund-link"' in page
+        assert (
+            f'href="/console/accounts/{account.number}/autopay/" data-testid="autopay-link"' in page
+        )
+        assert (
+            f'href="/console/accounts/{account.number}/refund/" data-testid="refund-link"' in page
+        )
 
 
 class TestAchPages:
