@@ -200,7 +200,8 @@ LOGGING = {
 # AMI head-end: "simulator" (the demo, tests, training) or "http" (a MultiSpeak-style JSON API).
 # Outgoing mail (e-bills, notices). Out of the box every message is written to a file in
 # var/outbox (one per message) so a demo or training copy never mails real people; a
-# production site sets OHM_SMTP_HOST (and OHM_SMTP_PORT, OHM_SMTP_USER, OHM_SMTP_PASSWORD).
+# production site sets OHM_SMTP_HOST (and OHM_SMTP_PORT, OHM_SMTP_USER, OHM_SMTP_PASSWORD);
+# the production profile requires it.
 if os.environ.get("OHM_SMTP_HOST"):
     MAILERS = {
         "default": {

@@ -19,6 +19,18 @@ def _required(name: str) -> str:
 SECRET_KEY = _required("OHM_SECRET_KEY")
 FIELD_ENCRYPTION_KEYS = [k for k in _required("OHM_FIELD_KEYS").split(",") if k]
 ALLOWED_HOSTS = [h for h in _required("OHM_ALLOWED_HOSTS").split(",") if h]
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _required("OHM_SMTP_HOST"),
+            "port": int(os.environ.get("OHM_SMTP_PORT", "587")),
+            "username": os.environ.get("OHM_SMTP_USER", ""),
+            "password": os.environ.get("OHM_SMTP_PASSWORD", ""),
+            "use_tls": os.environ.get("OHM_SMTP_TLS", "1") == "1",
+        },
+    }
+}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 #: Where each component of a bill line goes in the books (roles of ``ohm/ledger/chart.py``).
 #: A discount is contra-revenue; surcharges and taxes are collected for others (payable).
@@ -56,6 +57,20 @@ class Line:
         return gl_role(self.component)
 
 
+class Priced(Protocol):
+    """A bill line as the checks and the journal see it: the rating engine's lines, stored
+    lines and ``Line`` all are."""
+
+    @property
+    def component(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def amount_cents(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class SegmentFacts:
     """What the checks need to know about one agreement's part of the bill."""
@@ -67,7 +82,7 @@ class SegmentFacts:
     missing_share: float
     rated: bool  # False when no rate version covered the period
     premise_active: bool = True
-    lines: tuple[Line, ...] = ()
+    lines: tuple[Priced, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,7 +218,7 @@ class EntryLine:
     agreement_id: int | None = None
 
 
-def journal_lines(segment_lines: Mapping[int, Sequence[Line]]) -> list[EntryLine]:
+def journal_lines(segment_lines: Mapping[int, Sequence[Priced]]) -> list[EntryLine]:
     """The bill's entry: one receivable debit per agreement (its charges), and a credit per
     GL role (summed over the bill). Lines sum to zero; zero lines are left out."""
     out: list[EntryLine] = []

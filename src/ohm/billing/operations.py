@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -131,7 +132,7 @@ class _Segment:
     agreement: dict
     start_date: date
     end_date: date
-    lines: list[compose.Line] = field(default_factory=list)
+    lines: list[calc.BillLine] = field(default_factory=list)  # the rating engine's
     usage_wh: int = 0
     received_wh: int = 0
     max_demand_w: int = 0
@@ -420,7 +421,7 @@ class Prepared:
     ledger summary and the writes. Picklable, so a bill run can prepare its next chunks in
     other processes while this one writes (``ohm.core.batchrun``)."""
 
-    accounts: dict[int, dict]
+    accounts: dict[int, Any]
     agreement_ids: list[int]
     through: dict[int, date]  # agreement id -> billed through, as read
     skipped: int
@@ -1036,7 +1037,7 @@ _COMPONENT_OF_ROLE = {
 
 
 def _entry_spec(
-    bill: Bill, segment_lines: dict[int, list[compose.Line]]
+    bill: Bill | _Draft, segment_lines: Mapping[int, Sequence[compose.Priced]]
 ) -> ledger.EntrySpec | None:
     lines = compose.journal_lines(segment_lines)
     if not lines:

@@ -297,7 +297,7 @@ def _worker_count(kind: JobKind) -> int:
     workers = int(getattr(settings, "OHM_BATCH_WORKERS", 0) or 0)
     if kind.prepare is None or workers < 1 or connection.in_atomic_block:
         return 0
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
         return 0
     return workers
 
@@ -305,7 +305,9 @@ def _worker_count(kind: JobKind) -> int:
 def _prepare_in_worker(kind_name: str, run_id: int, items: list) -> Any:
     """Runs in a worker process: its own database connection, read only."""
     run = BatchRun.objects.get(pk=run_id)
-    return get_kind(kind_name).prepare(run=run, items=items)
+    prepare = get_kind(kind_name).prepare
+    assert prepare is not None  # only kinds with a prepare step get workers
+    return prepare(run=run, items=items)
 
 
 #: Cyclic-GC thresholds while chunks are prepared and written (Python's default 700 runs a

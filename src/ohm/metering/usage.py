@@ -190,7 +190,8 @@ def _load_matrix(
             raise ValueError(f"interval rows of channels {ids[:5]}… are not {n} values long")
         values[index, offsets] = block.reshape(len(rows), n)
         flags[index, offsets] = flag_block.reshape(len(rows), n)
-    values, flags = values.reshape(len(ids), days * n), flags.reshape(len(ids), days * n)
+    flat_values = values.reshape(len(ids), days * n)
+    flat_flags = flags.reshape(len(ids), days * n)
     base = np.datetime64(datetime.combine(first_day, time.min), "m")
     starts = base + np.arange(days * n) * np.timedelta64(minutes, "m")
     lo = np.datetime64(start_at.astimezone(UTC).replace(tzinfo=None), "m")
@@ -201,8 +202,8 @@ def _load_matrix(
         np.array(ids, dtype=np.int64),
         minutes,
         starts[first:stop],
-        values[:, first:stop],
-        flags[:, first:stop],
+        flat_values[:, first:stop],
+        flat_flags[:, first:stop],
     )
 
 
