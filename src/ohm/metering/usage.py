@@ -179,17 +179,23 @@ def _load_matrix(
     days = (last_day - first_day).days + 1
     values = np.zeros((len(ids), days, n), dtype=np.float64)
     flags = np.full((len(ids), days, n), Quality.MISSING, dtype=FLAG_DTYPE)
-    rows = _current_day_rows(ids, first_day, last_day)
-    if rows:
-        channel_col, day_col, value_col, flag_col = zip(*rows, strict=True)
-        index = np.searchsorted(np.asarray(ids, dtype=np.int64), np.asarray(channel_col))
-        offsets = np.asarray(day_col, dtype=np.int64) - day_number(first_day)
+    groups = _current_day_groups(ids, first_day, last_day)
+    if groups:
+        channel_col, day_col, value_col, flag_col = zip(*groups, strict=True)
+        counts = np.fromiter((len(d) for d in day_col), dtype=np.int64, count=len(groups))
+        rows = int(counts.sum())
+        index = np.repeat(
+            np.searchsorted(np.asarray(ids, dtype=np.int64), np.asarray(channel_col)), counts
+        )
+        offsets = np.fromiter(
+            (d for group in day_col for d in group), dtype=np.int64, count=rows
+        ) - day_number(first_day)
         block = np.frombuffer(b"".join(value_col), dtype=VALUE_DTYPE)
         flag_block = np.frombuffer(b"".join(flag_col), dtype=FLAG_DTYPE)
-        if block.size != len(rows) * n or flag_block.size != len(rows) * n:
+        if block.size != rows * n or flag_block.size != rows * n:
             raise ValueError(f"interval rows of channels {ids[:5]}… are not {n} values long")
-        values[index, offsets] = block.reshape(len(rows), n)
-        flags[index, offsets] = flag_block.reshape(len(rows), n)
+        values[index, offsets] = block.reshape(rows, n)
+        flags[index, offsets] = flag_block.reshape(rows, n)
     flat_values = values.reshape(len(ids), days * n)
     flat_flags = flags.reshape(len(ids), days * n)
     base = np.datetime64(datetime.combine(first_day, time.min), "m")
@@ -207,47 +213,69 @@ def _load_matrix(
     )
 
 
-def _current_day_rows(ids: list[int], first_day: date, last_day: date) -> list[tuple]:
-    """(channel id, day number, values, flags) of the current rows; ``ids`` sorted. Dense ids
-    (a bill run's chunk) are one range scan; others one parameter (an array, or JSON on
-    SQLite). The day comes as a number of days since 1970-01-01, computed by the database: a
-    date column would cost a Python conversion per row (millions in a bill run)."""
+def _current_day_groups(
+    ids: list[int], first_day: date, last_day: date
+) -> list[tuple[int, list[int], bytes, bytes]]:
+    """The current rows of ``ids`` (sorted) on ``[first_day, last_day]``, one group per
+    channel: (channel id, day numbers since 1970-01-01, their values and their flags, each
+    day's bytes in the order of the day numbers). The database concatenates each channel's
+    days, so a bill run's chunk costs a few thousand Python objects rather than a few per
+    day row (~1.5 µs a row through the driver)."""
     if not ids:
         return []
     q = connection.ops.quote_name
-    if connection.vendor == "sqlite":
-        # SQLite would walk the (day, channel) index over every channel of those days; "+day"
-        # keeps the day test off the index so it seeks each channel's days instead.
-        day, number = "+day", "CAST(julianday(day) - 2440587.5 AS INTEGER)"
-    else:
-        day, number = "day", "(day - DATE '1970-01-01')"
-    sql = (
-        f"SELECT channel_id, {number}, {q('values')}, flags FROM {q(IntervalDay._meta.db_table)}"
-        f" WHERE {current_rows_sql()} AND {day} >= %s AND {day} <= %s"
-    )
+    table = q(IntervalDay._meta.db_table)
     params = [
         connection.ops.adapt_datefield_value(first_day),
         connection.ops.adapt_datefield_value(last_day),
     ]
+    if connection.vendor == "sqlite":
+        # "+day" keeps the day test off the (day, channel) index, which SQLite would walk over
+        # every channel of those days; it seeks each channel's days instead. The three
+        # aggregates see the rows in one order, so days and bytes line up.
+        sql = (
+            "SELECT channel_id, group_concat(CAST(julianday(day) - 2440587.5 AS INTEGER)),"
+            f" group_concat(CAST({q('values')} AS TEXT), ''), group_concat(CAST(flags AS TEXT), '')"
+            f" FROM {table} WHERE {current_rows_sql()} AND +day >= %s AND +day <= %s"
+        )
+    else:
+        sql = (
+            "SELECT channel_id, array_agg(day - DATE '1970-01-01' ORDER BY day),"
+            f" string_agg({q('values')}, ''::bytea ORDER BY day),"
+            " string_agg(flags, ''::bytea ORDER BY day)"
+            f" FROM {table} WHERE {current_rows_sql()} AND day >= %s AND day <= %s"
+        )
+    if len(ids) == 1:
+        where, extra = " AND channel_id = %s", [ids[0]]
+    elif ids[-1] - ids[0] < 2 * len(ids):
+        where, extra = " AND channel_id >= %s AND channel_id <= %s", [ids[0], ids[-1]]
+    elif connection.vendor == "postgresql":
+        where, extra = " AND channel_id = ANY(%s)", [ids]
+    else:
+        where, extra = " AND channel_id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
     with connection.cursor() as cursor:
-        if len(ids) == 1:
-            cursor.execute(f"{sql} AND channel_id = %s", [*params, ids[0]])
-            return cursor.fetchall()
-        if ids[-1] - ids[0] < 2 * len(ids):
-            cursor.execute(
-                f"{sql} AND channel_id >= %s AND channel_id <= %s", [*params, ids[0], ids[-1]]
-            )
-            wanted = set(ids)
-            dense = ids[-1] - ids[0] + 1 == len(ids)
-            return [r for r in cursor.fetchall() if dense or r[0] in wanted]
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{sql} AND channel_id = ANY(%s)", [*params, ids])
-        else:
-            cursor.execute(
-                f"{sql} AND channel_id IN (SELECT value FROM json_each(%s))",
-                [*params, json.dumps(ids)],
-            )
-        return cursor.fetchall()
+        raw = cursor.connection if connection.vendor == "sqlite" else None
+        if raw is not None:
+            # The concatenated bytes come back as TEXT: take them as bytes, undecoded.
+            text_factory, raw.text_factory = raw.text_factory, bytes
+        try:
+            cursor.execute(f"{sql}{where} GROUP BY channel_id", [*params, *extra])
+            fetched = cursor.fetchall()
+        finally:
+            if raw is not None:
+                raw.text_factory = text_factory
+    wanted = set(ids)
+    if raw is not None:
+        return [
+            (channel, [int(d) for d in days.split(b",")], values, flags)
+            for channel, days, values, flags in fetched
+            if channel in wanted
+        ]
+    return [
+        (channel, list(days), bytes(values), bytes(flags))
+        for channel, days, values, flags in fetched
+        if channel in wanted
+    ]
 
 
 def list_usage_channels(
