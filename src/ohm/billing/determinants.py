@@ -60,23 +60,30 @@ class Grid:
             return np.zeros(len(self.agreement_ids), dtype=np.int64)
         return self.delivered_wh.max(axis=1) * (60 // self.interval_minutes)
 
-    def wh_by_period(self, schedule: TouSchedule) -> tuple[list[int], np.ndarray]:
-        """Delivered Wh per TOU period of ``schedule`` (local time): (periods, [n, P])."""
+    def wh_by_period(
+        self, schedule: TouSchedule, rows: np.ndarray | None = None
+    ) -> tuple[list[int], np.ndarray]:
+        """Delivered Wh per TOU period of ``schedule`` (local time): (periods, [n, P]), for
+        every agreement or those at ``rows``."""
         periods = schedule.periods
         index = np.searchsorted(periods, tou_periods(self.starts, schedule, utility_zone()))
         onehot = np.zeros((len(self.starts), len(periods)))
         onehot[np.arange(len(self.starts)), index] = 1.0
+        delivered = self.delivered_wh if rows is None else self.delivered_wh[rows]
         # Integer Wh well below 2**53: the float64 product is exact.
-        return periods, np.rint(self.delivered_wh.astype(np.float64) @ onehot).astype(np.int64)
+        return periods, np.rint(delivered.astype(np.float64) @ onehot).astype(np.int64)
 
-    def demand_by_period(self, schedule: TouSchedule) -> tuple[list[int], np.ndarray]:
+    def demand_by_period(
+        self, schedule: TouSchedule, rows: np.ndarray | None = None
+    ) -> tuple[list[int], np.ndarray]:
         periods = schedule.periods
         which = tou_periods(self.starts, schedule, utility_zone())
-        out = np.zeros((len(self.agreement_ids), len(periods)), dtype=np.int64)
+        delivered = self.delivered_wh if rows is None else self.delivered_wh[rows]
+        out = np.zeros((len(delivered), len(periods)), dtype=np.int64)
         for k, period in enumerate(periods):
             mask = which == period
             if mask.any():
-                out[:, k] = self.delivered_wh[:, mask].max(axis=1) * (60 // self.interval_minutes)
+                out[:, k] = delivered[:, mask].max(axis=1) * (60 // self.interval_minutes)
         return periods, out
 
 

@@ -280,19 +280,24 @@ def _rate_grid(
         if grid.has_received
         else np.zeros(len(grid.agreement_ids), dtype=np.int64)
     )
+    # Python numbers once for the whole grid (reading numpy scalars one by one is slow).
+    usage_list, demand_list = usage_wh.tolist(), demand_w.tolist()
+    received_list = received_total.tolist()
+    estimated_list, missing_list = grid.estimated_share.tolist(), grid.missing_share.tolist()
     for (schedule_id, rate_start, rate_end), rows in by_schedule.items():
         index = np.array(rows)
+        rate_period = [rate_start.isoformat(), rate_end.isoformat()]
         for k in rows:
             segment = segments[grid.agreement_ids[k]]
-            segment.usage_wh = int(usage_wh[k])
-            segment.received_wh = int(received_total[k])
-            segment.max_demand_w = int(demand_w[k])
-            segment.estimated_share = float(grid.estimated_share[k])
-            segment.missing_share = float(grid.missing_share[k])
+            segment.usage_wh = usage_list[k]
+            segment.received_wh = received_list[k]
+            segment.max_demand_w = demand_list[k]
+            segment.estimated_share = estimated_list[k]
+            segment.missing_share = missing_list[k]
             segment.determinants = {
                 "interval_minutes": grid.interval_minutes,
                 "intervals": len(grid.starts),
-                "rate_period": [segment.rate_start.isoformat(), segment.rate_end.isoformat()],
+                "rate_period": rate_period,
             }
         try:
             spans = _spans(schedule_id, grid.start_date, grid.end_date, cache)
@@ -322,20 +327,22 @@ def _rate_grid(
         )
         if tariff.energy_weekday is not None and tariff.energy_weekend is not None:
             periods, wh = grid.wh_by_period(
-                TouSchedule.of(tariff.energy_weekday, tariff.energy_weekend)
+                TouSchedule.of(tariff.energy_weekday, tariff.energy_weekend), rows=index
             )
-            for k in rows:
-                segments[grid.agreement_ids[k]].determinants["wh_by_energy_period"] = {
-                    str(p): int(wh[k, j]) for j, p in enumerate(periods)
-                }
+            names = [str(p) for p in periods]
+            for k, values in zip(rows, wh.tolist(), strict=True):
+                segments[grid.agreement_ids[k]].determinants["wh_by_energy_period"] = dict(
+                    zip(names, values, strict=True)
+                )
         if tariff.demand_weekday is not None and tariff.demand_weekend is not None:
             periods, w = grid.demand_by_period(
-                TouSchedule.of(tariff.demand_weekday, tariff.demand_weekend)
+                TouSchedule.of(tariff.demand_weekday, tariff.demand_weekend), rows=index
             )
-            for k in rows:
-                segments[grid.agreement_ids[k]].determinants["w_by_demand_period"] = {
-                    str(p): int(w[k, j]) for j, p in enumerate(periods)
-                }
+            names = [str(p) for p in periods]
+            for k, values in zip(rows, w.tolist(), strict=True):
+                segments[grid.agreement_ids[k]].determinants["w_by_demand_period"] = dict(
+                    zip(names, values, strict=True)
+                )
         usage = calc.IntervalUsage(
             starts=grid.starts,
             interval_minutes=grid.interval_minutes,
