@@ -62,9 +62,10 @@ from ohm.metering.store import (
 )
 
 #: Channel-days per transaction: big enough that commits cost little, small enough that the
-#: arrays of one chunk stay a few tens of megabytes.
-CHUNK_DAYS = 50_000
-#: Files at least this big are hashed while they are parsed rather than before.
+#: arrays of one chunk stay a few megabytes and that the writing thread, which writes one
+#: chunk while the next is built, starts early and is seldom left with the last one alone.
+CHUNK_DAYS = 20_000
+#: Files at least this big are hashed beside the checks rather than before the parse.
 HASH_BESIDE_PARSE_BYTES = 8 << 20
 #: Exceptions kept as rows per import; the summary still counts every one.
 MAX_EXCEPTION_ROWS = 100_000
