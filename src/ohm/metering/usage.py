@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -245,6 +246,7 @@ def _current_day_groups(
             " string_agg(flags, ''::bytea ORDER BY day)"
             f" FROM {table} WHERE {current_rows_sql()} AND day >= %s AND day <= %s"
         )
+    extra: list[Any]
     if len(ids) == 1:
         where, extra = " AND channel_id = %s", [ids[0]]
     elif ids[-1] - ids[0] < 2 * len(ids):

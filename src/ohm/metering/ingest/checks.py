@@ -148,10 +148,10 @@ def channel_facts(rows: list[tuple]) -> ChannelFacts:
             spike_percentile=no_figures,
             zero_run_hours=no_figures,
         )
-    serial, ids, number, measure, _minutes, multiplier, premise, status, energized = zip(
+    serial, id_column, number, measure, _minutes, multiplier, premise, status, energized = zip(
         *rows, strict=True
     )
-    ids = np.array(ids, dtype=np.int64)
+    ids = np.array(id_column, dtype=np.int64)
     # A handful of distinct (premise type, CT-metered) pairs: the class rules once each (with
     # the first row's multiplier).
     big = [float(m if m is not None else 1) > 1 for m in multiplier]
@@ -170,12 +170,14 @@ def channel_facts(rows: list[tuple]) -> ChannelFacts:
     order_of = {key: j for j, key in enumerate(classes)}
     kind = np.array([order_of[key] for key in zip(premise, big, strict=True)], dtype=np.int64)
     rules = list(classes.values())
-    order = np.argsort(ids, kind="stable")  # by channel id
-    if bool(np.all(order[1:] > order[:-1])):
+    by_id = np.argsort(ids, kind="stable")  # by channel id
+    order: np.ndarray | slice
+    if bool(np.all(by_id[1:] > by_id[:-1])):
         order = slice(None)
         serials = list(serial)
     else:
-        serials = [serial[k] for k in order.tolist()]
+        order = by_id
+        serials = [serial[k] for k in by_id.tolist()]
     active = ServicePoint.Status.ACTIVE
 
     def per_class(field: str) -> np.ndarray:

@@ -105,7 +105,11 @@ def _parse_columns(path: Path) -> ParsedReads:
     meter_refs = list(meter_position)
 
     channel_column = table.column("channel")
-    bounds = pc.min_max(channel_column).as_py() if count else {"min": 0, "max": 0}
+    bounds = (
+        pc.min_max(channel_column).as_py()  # type: ignore[attr-defined]
+        if count
+        else {"min": 0, "max": 0}
+    )
     if count and bounds["min"] < 0:
         raise _Unconvertible  # "-1" is no channel number: the careful reader says so
     if bounds["min"] == bounds["max"]:

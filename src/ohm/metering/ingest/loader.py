@@ -19,7 +19,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -474,7 +474,9 @@ class _Reads:
         if rows:
             position = {serial: k for k, serial in enumerate(refs)}
             # As columns; a meter without channels has None in the channel's.
-            serials, pks, numbers, measures, row_minutes = list(zip(*rows, strict=True))[:5]
+            serials, pks, numbers, measures, row_minutes = (
+                list(column) for column in list(zip(*rows, strict=True))[:5]
+            )
             row_ref = np.array([position.get(r, -1) for r in serials], dtype=np.int64)
             if None in pks:
                 pks = [-1 if r is None else r for r in pks]
@@ -839,7 +841,7 @@ def _store_days(
     chunks: list[_Chunk] = []
     uniform = int(lengths.min()) == int(lengths.max())
     for interval_s in [int(lengths[0])] if uniform else np.unique(lengths).tolist():
-        sel = None if uniform else np.flatnonzero(lengths == interval_s)
+        sel: np.ndarray | None = None if uniform else np.flatnonzero(lengths == interval_s)
         end_s = reads.end_s if sel is None else reads.end_s[sel]
         channel_id = reads.channel_id if sel is None else reads.channel_id[sel]
         slot: np.ndarray | None = None
@@ -857,6 +859,7 @@ def _store_days(
             if not bool(np.all(key[1:] >= key[:-1])):
                 order = np.argsort(key, kind="stable")
                 sel = order if sel is None else sel[order]
+                assert slot is not None  # worked out above whenever reads are not in order
                 day, slot, channel_id = day[order], slot[order], channel_id[order]
         new_row = np.empty(len(day), dtype=bool)
         new_row[:1] = True
@@ -892,6 +895,7 @@ def _store_days(
         # next chunk's VEE state is then the row just written, read after it.
         stored = _chunk_state(chunks[0], vee) if chunks else None
         for k, chunk in enumerate(chunks):
+            assert stored is not None  # read for the first chunk, then after each write
             pending = _prepare_chunk(
                 chunk,
                 stored,
@@ -914,6 +918,7 @@ def _store_days(
             if pending is not None:
                 writer.submit(pending)
             if continues:
+                assert following is not None  # continues says so
                 writer.wait()
                 stored = _chunk_state(following, vee)
         writer.wait()
@@ -1097,7 +1102,7 @@ class _Writer:
 
     def __init__(self, result: ImportResult, *, threaded: bool):
         self.result = result
-        self.pending = None
+        self.pending: Future[dict[str, int]] | None = None
         self.connection = connections[DEFAULT_DB_ALIAS]
         self.pool = None
         if threaded:
