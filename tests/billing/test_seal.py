@@ -14,7 +14,13 @@ PRICE = Decimal("0.12430")
 
 
 def _segment(lines) -> _Segment:
-    agreement = {"id": 1, "account_id": 1, "start_date": date(2026, 3, 1), "end_date": None}
+    agreement = {
+        "id": 1,
+        "account_id": 1,
+        "rate_schedule__code": "T-FLAT",
+        "start_date": date(2026, 3, 1),
+        "end_date": None,
+    }
     return _Segment(agreement, date(2026, 3, 1), date(2026, 4, 1), lines=list(lines))
 
 

@@ -127,7 +127,7 @@ def _tariff(version, cache: dict) -> Tariff:
 # -- the set-based issue path --------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Segment:
     agreement: dict
     start_date: date
@@ -407,7 +407,7 @@ class IssueResult:
         return list(Bill.objects.filter(pk__any=frozenset(self.bill_ids)).order_by("pk"))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """One account's bill as computed from the meter data, rates and history, before it is
     numbered, summarised against the ledger and written."""
@@ -422,7 +422,7 @@ class _Pending:
     exceptions: list[dict]
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     """What ``prepare_bills`` read and computed for a set of accounts: everything but the
     ledger summary and the writes. Picklable, so a bill run can prepare its next chunks in
@@ -632,6 +632,12 @@ def _seal(segment: _Segment, texts: dict, versions_json: dict[int, str]) -> None
     segment.versions_json = versions_json[key]
     segment.lines = []
     segment.determinants = {}
+    # What writing needs of the agreement; the rest stays behind (it is pickled to the
+    # run's process).
+    segment.agreement = {
+        "id": segment.agreement["id"],
+        "rate_schedule__code": segment.agreement["rate_schedule__code"],
+    }
 
 
 def still_current(prepared: Prepared) -> bool:
