@@ -9,14 +9,40 @@ look-ups cost the same at 10 ids or 10,000. Integer fields only (ids, numbers).
 Pass a ``frozenset`` (or any iterable that is not a list or tuple): Django looks into a list
 or tuple on the right-hand side element by element for expressions to resolve, which for
 thousands of ids costs more than the query.
+
+Raw SQL says the same with ``any_of_sql`` (any values, strings too) and ``ids_sql`` (sorted
+integer ids; a range when they are dense).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 
+from django.db import connection
 from django.db.models import BigAutoField, BigIntegerField, ForeignKey, IntegerField, Lookup
 from django.db.models.fields import AutoField, PositiveIntegerField, SmallIntegerField
+
+
+def any_of_sql(column: str, values: Iterable, *, vendor: str | None = None) -> tuple[str, list]:
+    """``column`` is one of ``values``, as SQL with the list as one parameter (for raw SQL;
+    the ORM has ``__any``)."""
+    listed = list(values)
+    if (vendor or connection.vendor) == "postgresql":
+        return f"{column} = ANY(%s)", [listed]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(listed)]
+
+
+def ids_sql(column: str, ids: Sequence[int]) -> tuple[str, list, bool]:
+    """``column`` is one of the sorted integer ``ids``: a range when they are dense (a batch
+    chunk's consecutive ids: one index range scan, no list at all), else ``any_of_sql``.
+    The flag says whether the SQL is exact; a range may take in ids between them, which the
+    caller drops."""
+    if len(ids) and int(ids[-1]) - int(ids[0]) < 2 * len(ids):
+        exact = int(ids[-1]) - int(ids[0]) + 1 == len(ids)
+        return f"{column} >= %s AND {column} <= %s", [int(ids[0]), int(ids[-1])], exact
+    sql, params = any_of_sql(column, [int(i) for i in ids])
+    return sql, params, True
 
 
 class AnyOf(Lookup):
@@ -37,17 +63,10 @@ class AnyOf(Lookup):
             out.append(value)
         return out
 
-    def process_rhs(self, compiler, connection):
-        if connection.vendor == "postgresql":
-            return "%s", [self.rhs]
-        return "%s", [json.dumps(self.rhs)]
-
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
-        return f"{lhs} IN (SELECT value FROM json_each({rhs}))", [*lhs_params, *rhs_params]
+        sql, params = any_of_sql(lhs, self.rhs, vendor=connection.vendor)
+        return sql, [*lhs_params, *params]
 
 
 def install() -> None:

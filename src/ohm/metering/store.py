@@ -7,7 +7,6 @@ change gets a new current row and the old one stays (not current) for the audit 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,6 +15,7 @@ from itertools import repeat
 import numpy as np
 from django.db import connection, transaction
 
+from ohm.core.lookups import ids_sql
 from ohm.metering.models import IntervalDay, MeterChannel, Quality
 
 VALUE_DTYPE = np.dtype("<f4")
@@ -196,21 +196,11 @@ def fetch_current_days(
         connection.ops.adapt_datefield_value(first_day),
         connection.ops.adapt_datefield_value(last_day),
     ]
-    wanted: set[int] | None = None
+    # Dense ids (a bulk import): one range instead of thousands of parameters.
+    where, where_params, exact = ids_sql("channel_id", ids)
+    wanted: set[int] | None = None if exact else set(ids)
     with connection.cursor() as cursor:
-        if ids[-1] - ids[0] < 2 * len(ids):
-            # Dense ids (a bulk import): one range instead of thousands of parameters.
-            wanted = set(ids)
-            cursor.execute(
-                f"{sql} AND channel_id >= %s AND channel_id <= %s", [*days, ids[0], ids[-1]]
-            )
-        elif connection.vendor == "postgresql":
-            cursor.execute(f"{sql} AND channel_id = ANY(%s)", [*days, ids])
-        else:
-            cursor.execute(
-                f"{sql} AND channel_id IN (SELECT value FROM json_each(%s))",
-                [*days, json.dumps(ids)],
-            )
+        cursor.execute(f"{sql} AND {where}", [*days, *where_params])
         rows = cursor.fetchall()
     for pk, channel_id, day, version, values, flags in rows:
         if wanted is not None and channel_id not in wanted:

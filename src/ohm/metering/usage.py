@@ -14,17 +14,16 @@ one for weekends (Saturday and Sunday).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
 
 import numpy as np
 from django.db import connection
 from django.db.models import Q
 
 from ohm.core.localtime import utility_zone
+from ohm.core.lookups import ids_sql
 from ohm.metering.models import IntervalDay, Meter, MeterChannel, MeterInstallation, Quality
 from ohm.metering.store import (
     FLAG_DTYPE,
@@ -246,37 +245,29 @@ def _current_day_groups(
             " string_agg(flags, ''::bytea ORDER BY day)"
             f" FROM {table} WHERE {current_rows_sql()} AND day >= %s AND day <= %s"
         )
-    extra: list[Any]
-    if len(ids) == 1:
-        where, extra = " AND channel_id = %s", [ids[0]]
-    elif ids[-1] - ids[0] < 2 * len(ids):
-        where, extra = " AND channel_id >= %s AND channel_id <= %s", [ids[0], ids[-1]]
-    elif connection.vendor == "postgresql":
-        where, extra = " AND channel_id = ANY(%s)", [ids]
-    else:
-        where, extra = " AND channel_id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
+    where, extra, exact = ids_sql("channel_id", ids)
     with connection.cursor() as cursor:
         raw = cursor.connection if connection.vendor == "sqlite" else None
         if raw is not None:
             # The concatenated bytes come back as TEXT: take them as bytes, undecoded.
             text_factory, raw.text_factory = raw.text_factory, bytes
         try:
-            cursor.execute(f"{sql}{where} GROUP BY channel_id", [*params, *extra])
+            cursor.execute(f"{sql} AND {where} GROUP BY channel_id", [*params, *extra])
             fetched = cursor.fetchall()
         finally:
             if raw is not None:
                 raw.text_factory = text_factory
-    wanted = set(ids)
+    if not exact:  # a range took in channels between the ids
+        wanted = set(ids)
+        fetched = [row for row in fetched if row[0] in wanted]
     if raw is not None:
         return [
             (channel, [int(d) for d in days.split(b",")], values, flags)
             for channel, days, values, flags in fetched
-            if channel in wanted
         ]
     return [
         (channel, list(days), bytes(values), bytes(flags))
         for channel, days, values, flags in fetched
-        if channel in wanted
     ]
 
 

@@ -34,6 +34,7 @@ from ohm.core import audit, batchrun
 from ohm.core.audit import SystemActor
 from ohm.core.bulk import insert_rows
 from ohm.core.localtime import localdate
+from ohm.core.lookups import any_of_sql
 from ohm.core.models import BatchRun
 from ohm.core.money import format_cents
 from ohm.customers.models import Account
@@ -104,14 +105,6 @@ def parse_file(
 # Matching ----------------------------------------------------------------------------------------
 
 
-def _in_list(column: str, values: list[str]) -> tuple[str, list]:
-    """``column IN (values)`` as one SQL parameter: Django's ``__in`` prepares each value
-    in Python, most of the matching time for a 50,000-item file."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
-    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
-
-
 def _fetch(sql: str, params: list) -> list[tuple]:
     """Rows of one read, fetched at once (Django's cursor iterates row by row in Python)."""
     with connection.cursor() as cursor:
@@ -123,7 +116,9 @@ def _account_rows(numbers: set[str]) -> dict[str, tuple[int, str, bool]]:
     """number → (id, status, cash_only) for the numbers that exist; one query."""
     if not numbers:
         return {}
-    where, params = _in_list("number", list(numbers))
+    # One SQL parameter: Django's ``__in`` prepares each value in Python, most of the
+    # matching time for a 50,000-item file.
+    where, params = any_of_sql("number", numbers)
     rows = _fetch(
         f"SELECT number, id, status, cash_only FROM {Account._meta.db_table} WHERE {where}", params
     )
@@ -134,12 +129,7 @@ def _account_rows_by_id(ids: set[int]) -> dict[int, tuple[str, str, bool]]:
     """id → (number, status, cash_only) for the ids that exist; one query."""
     if not ids:
         return {}
-    listed = sorted(ids)
-    params: list
-    if connection.vendor == "postgresql":
-        where, params = "id = ANY(%s)", [listed]
-    else:
-        where, params = "id IN (SELECT value FROM json_each(%s))", [json.dumps(listed)]
+    where, params = any_of_sql("id", sorted(ids))
     rows = _fetch(
         f"SELECT id, number, status, cash_only FROM {Account._meta.db_table} WHERE {where}", params
     )
@@ -267,7 +257,7 @@ def _posted_keys(channel: str, keys: list[str]) -> dict[str, int]:
     """key → payment id of the keys already posted on the channel; one query."""
     if not keys:
         return {}
-    where, params = _in_list("idempotency_key", keys)
+    where, params = any_of_sql("idempotency_key", keys)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT idempotency_key, id FROM {Payment._meta.db_table} "

@@ -29,13 +29,13 @@ notes on the import; ``ohm reads vee`` turns findings into work items.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 from django.db import connection
 
+from ohm.core.lookups import any_of_sql, ids_sql
 from ohm.metering import vee
 from ohm.metering.models import (
     IntervalDay,
@@ -207,13 +207,9 @@ def _query_facts(channel_ids: np.ndarray) -> ChannelFacts:
         f" ON m.id = c.meter_id {FACT_JOINS}"
     )
     ids = np.unique(channel_ids).tolist()
+    where, where_params = any_of_sql("c.id", ids)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{sql} WHERE c.id = ANY(%s)", [ids])
-        else:
-            cursor.execute(
-                f"{sql} WHERE c.id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
-            )
+        cursor.execute(f"{sql} WHERE {where}", where_params)
         return channel_facts(cursor.fetchall())
 
 
@@ -239,20 +235,10 @@ def stored_state(channel_ids: np.ndarray, day_numbers: np.ndarray) -> tuple[np.n
         connection.ops.adapt_datefield_value(day_from_number(first)),
         connection.ops.adapt_datefield_value(day_from_number(last)),
     ]
+    # Dense ids (a bulk import) are a range, filtered below.
+    where, where_params, _exact = ids_sql("channel_id", ids.tolist())
     with connection.cursor() as cursor:
-        if int(ids[-1]) - int(ids[0]) < 2 * len(ids):
-            # Dense ids (a bulk import): a range, filtered below.
-            cursor.execute(
-                f"{sql} AND channel_id >= %s AND channel_id <= %s",
-                [*params, int(ids[0]), int(ids[-1])],
-            )
-        elif connection.vendor == "postgresql":
-            cursor.execute(f"{sql} AND channel_id = ANY(%s)", [*params, ids.tolist()])
-        else:
-            cursor.execute(
-                f"{sql} AND channel_id IN (SELECT value FROM json_each(%s))",
-                [*params, json.dumps(ids.tolist())],
-            )
+        cursor.execute(f"{sql} AND {where}", [*params, *where_params])
         found = cursor.fetchall()
     if not found:
         return level, zero_run

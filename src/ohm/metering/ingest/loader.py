@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from numpy._core import multiarray as numpy_multiarray
 
 from ohm.core import audit
+from ohm.core.lookups import any_of_sql
 from ohm.metering.ingest.checks import (
     FACT_COLUMNS,
     FACT_JOINS,
@@ -785,13 +785,9 @@ def _channels_of(serials: list[str]) -> list[tuple]:
         f"SELECT m.serial, c.id, c.number, c.measure, c.interval_minutes, {FACT_COLUMNS}"
         f" FROM {meter_table} m LEFT JOIN {channel_table} c ON c.meter_id = m.id {FACT_JOINS}"
     )
+    where, params = any_of_sql("m.serial", serials)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{sql} WHERE m.serial = ANY(%s)", [list(serials)])
-        else:
-            cursor.execute(
-                f"{sql} WHERE m.serial IN (SELECT value FROM json_each(%s))", [json.dumps(serials)]
-            )
+        cursor.execute(f"{sql} WHERE {where}", params)
         return cursor.fetchall()
 
 
