@@ -221,15 +221,33 @@ class EntryLine:
 def journal_lines(segment_lines: Mapping[int, Sequence[Priced]]) -> list[EntryLine]:
     """The bill's entry: one receivable debit per agreement (its charges), and a credit per
     GL role (summed over the bill). Lines sum to zero; zero lines are left out."""
+    return journal_lines_of_totals(
+        {agreement_id: gl_totals(lines) for agreement_id, lines in segment_lines.items()}
+    )
+
+
+def gl_totals(lines: Sequence[Priced]) -> tuple[int, dict[str, int]]:
+    """An agreement's lines as (charges, credit per GL role — negative cents)."""
+    charges = 0
+    credits: dict[str, int] = {}
+    for line in lines:
+        role = gl_role(line.component)
+        charges += line.amount_cents
+        credits[role] = credits.get(role, 0) - line.amount_cents
+    return charges, credits
+
+
+def journal_lines_of_totals(
+    totals: Mapping[int, tuple[int, Mapping[str, int]]],
+) -> list[EntryLine]:
+    """``journal_lines`` from each agreement's ``gl_totals``."""
     out: list[EntryLine] = []
     by_role: dict[str, int] = {}
-    for agreement_id, lines in segment_lines.items():
-        charges = sum(line.amount_cents for line in lines)
+    for agreement_id, (charges, credits) in totals.items():
         if charges:
             out.append(EntryLine(RECEIVABLES, charges, agreement_id))
-        for line in lines:
-            role = gl_role(line.component)
-            by_role[role] = by_role.get(role, 0) - line.amount_cents
+        for role, cents in credits.items():
+            by_role[role] = by_role.get(role, 0) + cents
     out.extend(EntryLine(role, cents) for role, cents in sorted(by_role.items()) if cents)
     assert sum(line.amount_cents for line in out) == 0
     return out

@@ -603,17 +603,13 @@ def _seal(segment: _Segment, texts: dict, versions_json: dict[int, str]) -> None
             found = texts[id(number)] = (number, str(number))
         return found[1]
 
-    charges = 0
-    credits: dict[str, int] = {}
+    segment.charges_cents, segment.gl_credits = compose.gl_totals(segment.lines)
     encoded = []
     for line in segment.lines:
-        role = compose.gl_role(line.component)
-        charges += line.amount_cents
-        credits[role] = credits.get(role, 0) - line.amount_cents
         encoded.append(
             [
                 line.component,
-                role,
+                compose.gl_role(line.component),
                 line.description[:200],
                 text_of(line.quantity),
                 line.unit,
@@ -622,8 +618,6 @@ def _seal(segment: _Segment, texts: dict, versions_json: dict[int, str]) -> None
                 line.clause[:120],
             ]
         )
-    segment.charges_cents = charges
-    segment.gl_credits = credits
     segment.lines_json = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
     segment.determinants_json = json.dumps(segment.determinants)
     key = id(segment.versions)
@@ -1030,29 +1024,22 @@ def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[B
 
 
 def _entry_spec_of_segments(bill: _Draft) -> ledger.EntrySpec | None:
-    """``_entry_spec`` for a bill being issued, from its sealed segments: per agreement one
-    line standing for its charges under each GL role (``compose.journal_lines`` sums them)."""
-    segment_lines = {
-        s.agreement["id"]: [
-            compose.Line(_COMPONENT_OF_ROLE[role], "", Decimal(0), "", Decimal(0), -cents, "")
-            for role, cents in s.gl_credits.items()
-        ]
-        for s in bill.segments
-    }
-    return _entry_spec(bill, segment_lines)
-
-
-#: A component for each GL role (the first one mapping to it): enough for ``journal_lines``.
-_COMPONENT_OF_ROLE = {
-    **{role: component for component, role in reversed(compose.GL_ROLE_BY_COMPONENT.items())},
-    "revenue_other": "other",
-}
+    """``_entry_spec`` for a bill being issued, from its sealed segments' GL totals."""
+    return _spec_of(
+        bill,
+        compose.journal_lines_of_totals(
+            {s.agreement["id"]: (s.charges_cents, s.gl_credits) for s in bill.segments}
+        ),
+    )
 
 
 def _entry_spec(
     bill: Bill | _Draft, segment_lines: Mapping[int, Sequence[compose.Priced]]
 ) -> ledger.EntrySpec | None:
-    lines = compose.journal_lines(segment_lines)
+    return _spec_of(bill, compose.journal_lines(segment_lines))
+
+
+def _spec_of(bill: Bill | _Draft, lines: list[compose.EntryLine]) -> ledger.EntrySpec | None:
     if not lines:
         return None
     return ledger.EntrySpec(
