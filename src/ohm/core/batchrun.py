@@ -30,7 +30,6 @@ Job kinds register themselves (``register``) from the app that owns them, usuall
 
 from __future__ import annotations
 
-import gc
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.tasks import task
 
-from ohm.core import audit
+from ohm.core import audit, gctune
 from ohm.core.models import BatchChunk, BatchRun
 
 
@@ -310,11 +309,6 @@ def _prepare_in_worker(kind_name: str, run_id: int, items: list) -> Any:
     return prepare(run=run, items=items)
 
 
-#: Cyclic-GC thresholds while chunks are prepared and written (Python's default 700 runs a
-#: young collection every few hundred allocations: ~10 % of a bill run's CPU).
-_BATCH_GC_THRESHOLD = (100_000, 50, 1000)
-
-
 def _start_worker(parent: int) -> None:
     """A forked worker must never use (or close) the parent's database connections; the
     parent closed them before forking, so drop whatever wrappers came along. And it must not
@@ -328,10 +322,7 @@ def _start_worker(parent: int) -> None:
 
     for alias in connections:
         connections[alias].connection = None
-    # A worker makes hundreds of thousands of short-lived objects per chunk: what it
-    # inherited is frozen out of the collector's scans, and it collects far less often.
-    gc.freeze()
-    gc.set_threshold(*_BATCH_GC_THRESHOLD)
+    gctune.settle_worker()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -363,9 +354,7 @@ def _execute_prepared_ahead(
         pending = pending[:max_chunks]
     connections.close_all()  # the workers are forked next; they open their own
     context = multiprocessing.get_context("fork")
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*_BATCH_GC_THRESHOLD)
-    try:
+    with gctune.fewer_collections():
         return _run_ahead(
             run,
             kind,
@@ -377,8 +366,6 @@ def _execute_prepared_ahead(
             done=done,
             context=context,
         )
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _run_ahead(

@@ -13,7 +13,6 @@ the new value wins and the day gets a new version (the old one stays, not curren
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import time
 from collections import Counter
@@ -31,7 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from numpy._core import multiarray as numpy_multiarray
 
-from ohm.core import audit
+from ohm.core import audit, gctune
 from ohm.core.lookups import any_of_sql
 from ohm.metering.ingest.checks import (
     FACT_COLUMNS,
@@ -151,22 +150,6 @@ def _without_huge_pages():
         setting(before)
 
 
-@contextmanager
-def _without_cycle_collection():
-    """Python's cycle collector runs after every few hundred new objects and, now and then,
-    walks every object of the process; an import makes hundreds of thousands of small ones
-    (a tuple per meter from the database, one per day row written) and no cycles, so the
-    collector is paused while it runs (memory is still freed as it is let go) and then
-    resumed, as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def import_reads(
     *,
     path: Path,
@@ -191,7 +174,7 @@ def import_reads(
 
     :raises ValidationError: for a missing option (the meter of a Green Button file, the zone of a CMEP file).
     """
-    with _without_huge_pages(), _without_cycle_collection():
+    with _without_huge_pages(), gctune.fewer_collections():
         return _import_reads(
             path=Path(path),
             format=format,
