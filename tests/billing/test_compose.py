@@ -30,7 +30,7 @@ def line(component: str, cents: int) -> compose.Line:
 def segment(usage_wh=600_000, days=30, lines=(), **kw) -> compose.SegmentFacts:
     defaults = dict(estimated_share=0.0, missing_share=0.0, rated=True)
     defaults.update(kw)
-    return compose.SegmentFacts(1, days, usage_wh, lines=tuple(lines), **defaults)
+    return compose.SegmentFacts(1, days, usage_wh, **compose.line_facts(lines), **defaults)
 
 
 def codes(**kw) -> list[str]:
@@ -124,3 +124,114 @@ class TestSummary:
 
         assert (summary.payments_cents, summary.adjustments_cents) == (-10_000, 500)
         assert summary.total_due_cents == 8_500
+
+
+def _reference_check(segments, history, is_estimated, rules) -> list[tuple[str, str]]:
+    """The rules one bill at a time, plainly (what ``check_bills`` does as columns)."""
+    found = []
+    usage = sum(s.usage_wh for s in segments)
+    days = sum(s.days for s in segments)
+    for s in segments:
+        if rules.on("missing_rate") and not s.rated:
+            found.append(("missing_rate", s.agreement_id))
+    limit = float(rules.threshold("missing_reads", "0.1"))
+    for s in segments:
+        if rules.on("missing_reads") and s.missing_share > limit:
+            found.append(("missing_reads", s.agreement_id))
+    average = history.wh_per_day
+    per_day = usage / days if days else 0.0
+    reads_missing = any(s.missing_share > 0.5 for s in segments)
+    active = any(s.premise_active for s in segments)
+    if rules.on("zero_usage") and usage == 0 and not reads_missing and active:
+        found.append(("zero_usage", None))
+    if average and usage > 0:
+        if rules.on("high_usage") and per_day > float(rules.threshold("high_usage", "3")) * average:
+            found.append(("high_usage", round(per_day / average, 1)))
+        if rules.on("low_usage") and per_day < float(rules.threshold("low_usage", "0.2")) * average:
+            found.append(("low_usage", round(per_day / average, 2)))
+    streak = history.estimated_streak + 1
+    if (
+        rules.on("estimated_streak")
+        and is_estimated
+        and streak >= int(rules.threshold("estimated_streak", "3"))
+    ):
+        found.append(("estimated_streak", streak))
+    lines = [line for s in segments for line in s.negative_lines]
+    credit = sum(s.base_cents for s in segments) < 0
+    for line in lines:
+        allowed = compose.CREDIT_COMPONENTS | (compose.PERCENTS if credit else frozenset())
+        if rules.on("negative_line") and line.component not in allowed:
+            found.append(("negative_line", line.amount_cents))
+    if rules.on("implausible_total") and sum(s.charges_cents for s in segments) > 500_000:
+        found.append(("implausible_total", None))
+    return found
+
+
+def _detail(exception: compose.Exception_, segments) -> tuple[str, object]:
+    """What ``_reference_check`` records of an exception, read from its words."""
+    code, message = exception.code, exception.message
+    if code in ("missing_rate", "missing_reads"):
+        return code, int(message.split(":")[0].removeprefix("Agreement "))
+    if code in ("high_usage", "low_usage"):
+        return code, float(message.split(" is ")[1].split("×")[0])
+    if code == "estimated_streak":
+        return code, int(message.split()[1])
+    if code == "negative_line":
+        return code, round(float(message.split(" is ")[-1].split(",")[0]) * 100)
+    return code, None
+
+
+facts = st.builds(
+    lambda agreement, days, usage, est, missing, rated, active, lines: compose.SegmentFacts(
+        agreement, days, usage, est, missing, rated, active, **compose.line_facts(lines)
+    ),
+    st.integers(1, 99),
+    st.integers(0, 40),
+    st.sampled_from([0, 1, 999, 300_000, 600_000, 2_000_000]),
+    st.sampled_from([0.0, 0.04, 0.05, 0.5, 1.0]),
+    st.sampled_from([0.0, 0.1, 0.11, 0.5, 0.51, 1.0]),
+    st.booleans(),
+    st.booleans(),
+    st.lists(
+        st.builds(
+            line,
+            st.sampled_from(["energy", "discount", "net_metering", "tax", "fixed"]),
+            st.integers(-600_000, 600_000),
+        ),
+        max_size=4,
+    ),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(facts, min_size=1, max_size=3),
+            st.builds(
+                compose.History,
+                st.sampled_from([0, 1_800_000, 7_200_000, 18_000_000]),
+                st.sampled_from([0, 30, 360]),
+                st.integers(0, 4),
+            ),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sets(st.sampled_from(sorted(RULES.thresholds))),
+)
+def test_checking_a_chunk_as_columns_is_checking_each_bill_plainly(bills, off):
+    rules = compose.Rules({k: v for k, v in RULES.thresholds.items() if k not in off})
+    segments = [s for mine, _, _ in bills for s in mine]
+    columns = compose.SegmentColumns.of(
+        segments, [k for k, (mine, _, _) in enumerate(bills) for _ in mine]
+    )
+    history = compose.HistoryColumns.of([h for _, h, _ in bills])
+    estimated = [e for _, _, e in bills]
+
+    found = compose.check_bills(columns, history, estimated, rules)
+
+    for (mine, past, is_estimated), exceptions in zip(bills, found, strict=True):
+        assert [_detail(e, mine) for e in exceptions] == _reference_check(
+            mine, past, is_estimated, rules
+        )

@@ -1,63 +1,168 @@
-"""A prepared bill's lines are written as the JSON their segment row holds: what ``_seal``
-formats piece by piece must be exactly what a JSON encoder writes, and read back the same."""
+"""Rated bills are sealed column by column (``seal_rated``): the lines a bill shows, their
+``lines_json`` text, charges, GL credits and check figures must be exactly what the rating
+engine's line objects (``RatedBills.bills()``) give through a JSON encoder and
+``compose.gl_totals`` / ``compose.line_facts``, and read back the same."""
 
 import json
-from datetime import date
 from decimal import Decimal
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohm.billing import compose
 from ohm.billing.models import decode_lines
-from ohm.billing.operations import _seal, _Segment
-from ohm.rates.calc import BillLine
+from ohm.billing.operations import seal_rated
+from ohm.rates.calc import LineColumn, RatedBills
 
 PRICE = Decimal("0.12430")
 
 
-def _segment(lines) -> _Segment:
-    agreement = {
-        "id": 1,
-        "account_id": 1,
-        "rate_schedule__code": "T-FLAT",
-        "start_date": date(2026, 3, 1),
-        "end_date": None,
-    }
-    return _Segment(agreement, date(2026, 3, 1), date(2026, 4, 1), lines=list(lines))
+def _column(component, description, quantities, exp, price, amounts, **kw) -> LineColumn:
+    return LineColumn(
+        component=component,
+        description=description,
+        unit=kw.pop("unit", "kWh"),
+        price=price,
+        clause=kw.pop("clause", component),
+        quantity=np.array(quantities, dtype=np.int64),
+        exp=exp,
+        amount_cents=np.array(amounts, dtype=np.int64),
+        **kw,
+    )
+
+
+def _reference(rated: RatedBills):
+    """What the line objects say, encoded by a JSON encoder."""
+    out = []
+    for bill in rated.bills():
+        encoded = json.dumps(
+            [
+                [
+                    line.component,
+                    compose.gl_role(line.component),
+                    line.description[:200],
+                    str(line.quantity),
+                    line.unit,
+                    str(line.price),
+                    line.amount_cents,
+                    line.clause[:120],
+                ]
+                for line in bill.lines
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        charges, credits = compose.gl_totals(bill.lines)
+        facts = compose.line_facts(bill.lines)
+        negatives = [(n.component, n.description, n.amount_cents) for n in facts["negative_lines"]]
+        out.append((encoded, charges, credits, facts["base_cents"], negatives))
+    return out
+
+
+def _sealed(rated: RatedBills):
+    sealed = seal_rated(rated)
+    return [
+        (text, charges, credits, base, [(n.component, n.description, n.amount_cents) for n in neg])
+        for text, charges, credits, base, neg in zip(
+            sealed.lines_json,
+            sealed.charges_cents,
+            sealed.gl_credits,
+            sealed.base_cents,
+            sealed.negative_lines,
+            strict=True,
+        )
+    ]
 
 
 def test_sealed_lines_are_what_a_json_encoder_writes():
-    lines = [
-        BillLine("fixed", "Fixed charge", Decimal("1"), "month", Decimal("19.99"), 1999, "fixed"),
-        BillLine("energy", 'Energy "tier 1"', Decimal("152.748"), "kWh", PRICE, 1899, "e p1 t1"),
-        BillLine("energy", "Energía, nivel 2", Decimal("0.000"), "kWh", PRICE, 0, "e p1 t2"),
-        BillLine("energy", "Energy", Decimal("1.0"), "kWh", PRICE, 12, "e"),
-        BillLine("energy", "Energy", Decimal("1.00"), "kWh", PRICE, 12, "e"),
-        BillLine("discount", "CARE \\ 20%", Decimal("-3.5"), "$", Decimal("0.2"), -70, "d"),
-        BillLine("tax", "Utility users tax", Decimal("38.99"), "$", Decimal("0.075"), 292, "t"),
-    ]
-    texts: dict = {}
-    segment = _segment(lines)
-    _seal(segment, texts, {})
-    expected = [
+    rated = RatedBills(
+        3,
         [
-            line.component,
-            compose.gl_role(line.component),
-            line.description,
-            str(line.quantity),
-            line.unit,
-            str(line.price),
-            line.amount_cents,
-            line.clause,
-        ]
-        for line in lines
+            _column(
+                "fixed", "Fixed charge", [1, 1, 1], 0, Decimal("19.99"), [1999] * 3, always=True
+            ),
+            _column("energy", 'Energy "tier 1"', [152748, 0, 1000], -3, PRICE, [1899, 0, 12]),
+            _column("energy", "Energía, nivel 2", [0, 5, 10], -1, PRICE, [0, 62, 124]),
+            _column("energy", "Energy", [100, 100, 0], -2, PRICE, [12, 12, 0]),
+            _column(
+                "discount",
+                "CARE \\ 20%",
+                [-35, -35, -35],
+                -1,
+                Decimal("0.2"),
+                [-70, -70, -70],
+                applies=np.array([True, False, True]),
+            ),
+            _column("demand_flat", "Demand", [0, 0, 0], 0, Decimal("9.5"), [0, 0, 0]),
+            _column(
+                "tax", "Utility users tax", [3899, 3899, 3899], -2, Decimal("0.075"), [292] * 3
+            ),
+        ],
+    )
+    expected = _reference(rated)
+    assert _sealed(rated) == expected
+    first = json.loads(seal_rated(rated).lines_json[0])
+    assert [row[3] for row in first] == ["1", "152.748", "1.00", "-3.5", "38.99"]
+    # Agreement 1 has no discount (the column does not apply) and no zero energy line.
+    assert [row[0] for row in json.loads(seal_rated(rated).lines_json[1])] == [
+        "fixed",
+        "energy",
+        "energy",
+        "tax",
     ]
-    assert json.loads(segment.lines_json) == expected
-    assert segment.lines_json == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
-    assert segment.charges_cents == sum(line.amount_cents for line in lines)
-    assert segment.gl_credits["revenue_energy"] == -(1899 + 0 + 12 + 12)
-    stored = decode_lines(segment.lines_json, segment_id=7)
-    assert [(s.quantity, s.price) for s in stored][3:5] == [("1.0", "0.12430"), ("1.00", "0.12430")]
+    stored = decode_lines(seal_rated(rated).lines_json[2], segment_id=7)
+    assert [(s.quantity, s.price) for s in stored][1:3] == [
+        ("1.000", "0.12430"),
+        ("1.0", "0.12430"),
+    ]
 
-    # The texts are shared across a chunk: a second segment reuses them and stays exact.
-    again = _segment(lines[:2])
-    _seal(again, texts, {})
-    assert json.loads(again.lines_json) == expected[:2]
+
+def test_a_credit_bill_keeps_its_negative_lines_for_the_checks():
+    rated = RatedBills(
+        1,
+        [
+            _column("net_metering", "Exported", [-500], 0, Decimal("0.1"), [-5000]),
+            _column("energy", "Energy", [-10], 0, Decimal("0.1"), [-100]),
+            _column("tax", "Tax", [-5100], -2, Decimal("0.075"), [-383]),
+        ],
+    )
+    sealed = seal_rated(rated)
+    assert sealed.base_cents == [-5100]
+    assert [n.component for n in sealed.negative_lines[0]] == ["net_metering", "energy", "tax"]
+    assert _sealed(rated) == _reference(rated)
+
+
+components = st.sampled_from(sorted(compose.GL_ROLE_BY_COMPONENT) + ["other"])
+texts = st.text(min_size=0, max_size=12)
+
+
+@st.composite
+def rated_bills(draw):
+    n = draw(st.integers(1, 6))
+    columns = []
+    for _ in range(draw(st.integers(0, 6))):
+        quantities = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
+        amounts = draw(st.lists(st.integers(-300, 300), min_size=n, max_size=n))
+        applies = draw(st.one_of(st.none(), st.lists(st.booleans(), min_size=n, max_size=n)))
+        columns.append(
+            _column(
+                draw(components),
+                draw(texts),
+                quantities,
+                draw(st.integers(-3, 1)),
+                draw(st.decimals(min_value=-10, max_value=10, places=3, allow_nan=False)),
+                amounts,
+                unit=draw(texts),
+                clause=draw(texts),
+                always=draw(st.booleans()),
+                applies=None if applies is None else np.array(applies),
+            )
+        )
+    return RatedBills(n, columns)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rated_bills())
+def test_sealing_column_by_column_is_sealing_the_line_objects(rated):
+    assert _sealed(rated) == _reference(rated)

@@ -132,7 +132,6 @@ class _Segment:
     agreement: dict
     start_date: date
     end_date: date
-    lines: list[calc.BillLine] = field(default_factory=list)  # the rating engine's
     usage_wh: int = 0
     received_wh: int = 0
     max_demand_w: int = 0
@@ -145,11 +144,13 @@ class _Segment:
     problem_code: str = ""  # missing_rate | rating_error | missing_reads: always held
     rate_start: date = date.min  # the period the engine prorates over (first/final bills)
     rate_end: date = date.min
-    # Filled by ``_seal`` once checked: what writing needs, made where the bill is prepared
-    # (a worker process) rather than where it is written; ``lines`` is then dropped.
+    # The lines as rated and sealed (``seal_rated``): what writing and the checks need, made
+    # where the bill is prepared (a worker process) rather than where it is written.
     charges_cents: int = 0
     gl_credits: dict[str, int] = field(default_factory=dict)  # GL role -> credit (negative)
     lines_json: str = "[]"
+    base_cents: int = 0  # the lines that are not taxes or surcharges (the checks')
+    negative_lines: tuple = ()  # the lines below zero (the checks'; dropped once checked)
     determinants_json: str = "{}"
     versions_json: str = "[]"
 
@@ -375,12 +376,22 @@ def _rate_grid(
                 segment = segments[grid.agreement_ids[k]]
                 segment.problem, segment.problem_code = str(error), "rating_error"
             continue
-        # The engine's lines (component, description, quantity, unit, price, amount_cents,
-        # clause) are what a bill stores: kept as they are, made column by column.
-        for k, priced in zip(rows, rated.bills(), strict=True):
+        # The engine's lines are what a bill stores: sealed column by column.
+        sealed = seal_rated(rated)
+        for k, lines_json, charges, credits, base, negatives in zip(
+            rows,
+            sealed.lines_json,
+            sealed.charges_cents,
+            sealed.gl_credits,
+            sealed.base_cents,
+            sealed.negative_lines,
+            strict=True,
+        ):
             segment = segments[grid.agreement_ids[k]]
             segment.versions = versions
-            segment.lines = list(priced.lines)
+            segment.lines_json = lines_json
+            segment.charges_cents, segment.gl_credits = charges, credits
+            segment.base_cents, segment.negative_lines = base, negatives
 
 
 def _terms(agreement: dict) -> calc.AgreementTerms:
@@ -531,101 +542,157 @@ def prepare_bills(
         return prepared
     ids = sorted(by_account)
     history = _history(ids, dates.read_date)
-    rules = active_rules()
     no_history = compose.History()
-    for account_id in ids:
+    pasts = [history.get(account_id, no_history) for account_id in ids]
+    ordered = [s for account_id in ids for s in by_account[account_id]]
+    bill_of = np.array(
+        [k for k, account_id in enumerate(ids) for _ in by_account[account_id]], dtype=np.int64
+    )
+    stopped = ServiceAgreement.Status.STOPPED
+    columns = compose.SegmentColumns(
+        bill=bill_of,
+        agreement_id=[s.agreement["id"] for s in ordered],
+        days=np.array([s.days for s in ordered], dtype=np.int64),
+        usage_wh=np.array([s.usage_wh for s in ordered], dtype=np.int64),
+        estimated_share=np.array([s.estimated_share for s in ordered], dtype=np.float64),
+        missing_share=np.array([s.missing_share for s in ordered], dtype=np.float64),
+        rated=np.array([s.rated for s in ordered], dtype=bool),
+        premise_active=np.array([s.agreement["status"] != stopped for s in ordered], dtype=bool),
+        charges_cents=np.array([s.charges_cents for s in ordered], dtype=np.int64),
+        base_cents=np.array([s.base_cents for s in ordered], dtype=np.int64),
+        negative_lines=[s.negative_lines for s in ordered],
+    )
+    past = compose.HistoryColumns.of(pasts)
+    estimated = compose.estimated_bills(columns, len(ids))
+    found = compose.check_bills(columns, past, estimated, active_rules())
+    first = compose.any_of_bill(
+        columns, [s.start_date == s.agreement["start_date"] for s in ordered], len(ids)
+    ).tolist()
+    final = compose.any_of_bill(
+        columns,
+        [
+            s.agreement["end_date"] is not None and s.end_date >= s.agreement["end_date"]
+            for s in ordered
+        ],
+        len(ids),
+    ).tolist()
+    charges = compose.sum_of_bill(columns, columns.charges_cents, len(ids)).tolist()
+    streaks = np.where(estimated, past.estimated_streak + 1, 0).tolist()
+    for k, account_id in enumerate(ids):
         mine = by_account[account_id]
-        charges = 0
-        usage = 0
-        estimated_wh = 0.0
+        exceptions = [{"code": e.code, "message": e.message} for e in found[k]]
         for s in mine:
-            charges += sum(line.amount_cents for line in s.lines)
-            usage += s.usage_wh
-            estimated_wh += s.usage_wh * s.estimated_share
-        is_estimated = bool(usage) and estimated_wh / usage >= compose.ESTIMATED_BILL_SHARE
-        past = history.get(account_id, no_history)
-        found = compose.check_bill(
-            segments=[
-                compose.SegmentFacts(
-                    agreement_id=s.agreement["id"],
-                    days=s.days,
-                    usage_wh=s.usage_wh,
-                    estimated_share=s.estimated_share,
-                    missing_share=s.missing_share,
-                    rated=s.rated,
-                    premise_active=s.agreement["status"] != ServiceAgreement.Status.STOPPED,
-                    lines=tuple(s.lines),
-                )
-                for s in mine
-            ],
-            history=past,
-            is_estimated=is_estimated,
-            rules=rules,
-        )
+            # A segment that could not be rated is held even when its rule is off.
+            if s.problem_code and not any(e.code == s.problem_code for e in found[k]):
+                exceptions.append({"code": s.problem_code, "message": s.problem})
         prepared.bills.append(
             _Pending(
                 account_id=account_id,
                 segments=mine,
-                charges_cents=charges,
-                is_estimated=is_estimated,
-                estimated_streak=past.estimated_streak + 1 if is_estimated else 0,
-                is_first=any(s.start_date == s.agreement["start_date"] for s in mine),
-                is_final=any(
-                    s.agreement["end_date"] is not None and s.end_date >= s.agreement["end_date"]
-                    for s in mine
-                ),
-                exceptions=[{"code": e.code, "message": e.message} for e in found]
-                + [
-                    # A segment that could not be rated is held even when its rule is off.
-                    {"code": s.problem_code, "message": s.problem}
-                    for s in mine
-                    if s.problem_code and not any(e.code == s.problem_code for e in found)
-                ],
+                charges_cents=charges[k],
+                is_estimated=bool(estimated[k]),
+                estimated_streak=streaks[k],
+                is_first=first[k],
+                is_final=final[k],
+                exceptions=exceptions,
             )
         )
-    texts: dict[int, tuple[object, str]] = {}
     versions_json: dict[int, str] = {}
     for pending in prepared.bills:
         for segment in pending.segments:
-            _seal(segment, texts, versions_json)
+            _seal(segment, versions_json)
     return prepared
 
 
-def _seal(segment: _Segment, texts: dict, versions_json: dict[int, str]) -> None:
-    """Put a checked segment in the form it is written in: its lines as ``lines_json``, its
-    charges and GL credits summed, its determinants and rate versions as JSON text."""
+@dataclass(slots=True)
+class SealedLines:
+    """Rated bills' lines in the form they are written and checked in, per agreement: the
+    ``lines_json`` text (``models.encode_lines``' format), the charges, the credit per GL role
+    (negative cents, a role for every line shown), the lines that are not taxes or surcharges
+    summed, and the lines below zero."""
 
-    def text_of(number) -> str:
-        # Keyed by identity, not value: Decimal("1.0") == Decimal("1.00") but they print
-        # apart. The engine shares one Decimal among many lines, so most are made once.
-        found = texts.get(id(number))
-        if found is None or found[0] is not number:
-            found = texts[id(number)] = (number, str(number))
-        return found[1]
+    lines_json: list[str]
+    charges_cents: list[int]
+    gl_credits: list[dict[str, int]]
+    base_cents: list[int]
+    negative_lines: list[tuple[compose.Line, ...]]
 
-    segment.charges_cents, segment.gl_credits = compose.gl_totals(segment.lines)
-    encoded = []
-    for line in segment.lines:
-        encoded.append(
-            [
-                line.component,
-                compose.gl_role(line.component),
-                line.description[:200],
-                text_of(line.quantity),
-                line.unit,
-                text_of(line.price),
-                line.amount_cents,
-                line.clause[:120],
-            ]
-        )
-    segment.lines_json = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
+
+def seal_rated(rated: calc.RatedBills) -> SealedLines:
+    """``rated``'s bills sealed column by column: the lines a bill shows are those of
+    ``RatedBills.bills()`` (a line of nothing is left out unless always shown), each encoded
+    as a JSON encoder writes it — a column's fixed text encoded once, then per agreement its
+    quantity (one text per distinct quantity) and cents — without a line object per line."""
+    dumps = _dumps_compact
+    n = rated.count
+    parts: list[list[str]] = [[] for _ in range(n)]
+    charges = np.zeros(n, dtype=np.int64)
+    base = np.zeros(n, dtype=np.int64)
+    by_role: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    negatives: dict[int, list[compose.Line]] = {}
+    for column, quantities, amounts, applies, scale in rated.python_columns():
+        role = compose.gl_role(column.component)
+        head = dumps([column.component, role, column.description[:200]])[:-1] + ","
+        middle = f",{dumps(column.unit)},{dumps(str(column.price))},"
+        tail = f",{dumps(column.clause[:120])}]"
+        amount = np.asarray(column.amount_cents, dtype=np.int64)
+        shown = np.ones(n, dtype=bool) if column.always else (column.quantity != 0) | (amount != 0)
+        if column.applies is not None:
+            shown &= column.applies
+            amount = np.where(column.applies, amount, 0)
+        charges += amount
+        if column.component not in compose.PERCENTS:
+            base += amount
+        total, present = by_role.get(role, (np.zeros(n, dtype=np.int64), np.zeros(n, bool)))
+        by_role[role] = (total + amount, present | shown)
+        texts: dict[int, str] = {}
+        rows = range(n) if column.always and applies is None else np.flatnonzero(shown).tolist()
+        for i in rows:
+            quantity = quantities[i]
+            text = texts.get(quantity)
+            if text is None:
+                text = texts[quantity] = f'{head}"{Decimal(quantity) * scale}"{middle}'
+            parts[i].append(f"{text}{amounts[i]}{tail}")
+        for i in np.flatnonzero(shown & (amount < 0)).tolist():
+            negatives.setdefault(i, []).append(
+                compose.Line(
+                    column.component,
+                    column.description,
+                    Decimal(quantities[i]) * scale,
+                    column.unit,
+                    column.price,
+                    amounts[i],
+                    column.clause,
+                )
+            )
+    roles = [
+        (role, (-total).tolist(), present.tolist()) for role, (total, present) in by_role.items()
+    ]
+    return SealedLines(
+        lines_json=["[" + ",".join(p) + "]" for p in parts],
+        charges_cents=charges.tolist(),
+        gl_credits=[
+            {role: cents[i] for role, cents, present in roles if present[i]} for i in range(n)
+        ],
+        base_cents=base.tolist(),
+        negative_lines=[tuple(negatives.get(i, ())) for i in range(n)],
+    )
+
+
+def _dumps_compact(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _seal(segment: _Segment, versions_json: dict[int, str]) -> None:
+    """Put a checked segment in the form it is written in: its determinants and rate versions
+    as JSON text (its lines were sealed when rated, ``seal_rated``)."""
     segment.determinants_json = json.dumps(segment.determinants)
     key = id(segment.versions)
     if key not in versions_json:
         versions_json[key] = json.dumps(segment.versions)
     segment.versions_json = versions_json[key]
-    segment.lines = []
     segment.determinants = {}
+    segment.negative_lines = ()
     # What writing needs of the agreement; the rest stays behind (it is pickled to the
     # run's process).
     segment.agreement = {

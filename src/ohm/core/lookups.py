@@ -53,8 +53,11 @@ class AnyOf(Lookup):
         values = self.rhs
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise TypeError(f"__any needs a list of integers, got {type(values).__name__}")
+        listed = sorted(values) if isinstance(values, (set, frozenset)) else list(values)
+        if all(type(value) is int for value in listed):  # the usual list: nothing to convert
+            return listed
         out = []
-        for value in sorted(values) if isinstance(values, (set, frozenset)) else values:
+        for value in listed:
             if isinstance(value, bool) or not isinstance(value, int):
                 try:
                     value = int(value)

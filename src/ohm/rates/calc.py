@@ -224,7 +224,7 @@ class RatedBills:
             total += exact * column.factor.numerator / column.factor.denominator
         return total
 
-    def _as_python(self) -> list[tuple[LineColumn, list, list, list | None, Decimal]]:
+    def python_columns(self) -> list[tuple[LineColumn, list, list, list | None, Decimal]]:
         """The columns as Python lists, made once (reading numpy scalars one by one is slow)."""
         if self._python is None:
             self._python = [
@@ -242,7 +242,7 @@ class RatedBills:
     def bill(self, i: int) -> Bill:
         """Agreement *i*'s bill: its lines in tariff order, lines of nothing left out."""
         lines = []
-        for column, quantities, amounts, applies, scale in self._as_python():
+        for column, quantities, amounts, applies, scale in self.python_columns():
             if applies is not None and not applies[i]:
                 continue
             quantity, amount = int(quantities[i]), int(amounts[i])
@@ -264,7 +264,7 @@ class RatedBills:
     def bills(self) -> list[Bill]:
         """Every agreement's Bill, column by column (equal quantities share one Decimal)."""
         lines: list[list[BillLine]] = [[] for _ in range(self.count)]
-        for column, quantities, amounts, applies, scale in self._as_python():
+        for column, quantities, amounts, applies, scale in self.python_columns():
             shown: dict[int, Decimal] = {}
             for i in range(self.count):
                 if applies is not None and not applies[i]:
