@@ -4,7 +4,9 @@ engine's line objects (``RatedBills.bills()``) give through a JSON encoder and
 ``compose.gl_totals`` / ``compose.line_facts``, and read back the same."""
 
 import json
+from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 import numpy as np
 from hypothesis import given, settings
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from ohm.billing import compose
 from ohm.billing.models import decode_lines
-from ohm.billing.operations import seal_rated
+from ohm.billing.operations import _add_periods, _determinants_head, seal_rated
 from ohm.rates.calc import LineColumn, RatedBills
 
 PRICE = Decimal("0.12430")
@@ -166,3 +168,24 @@ def rated_bills(draw):
 @given(rated_bills())
 def test_sealing_column_by_column_is_sealing_the_line_objects(rated):
     assert _sealed(rated) == _reference(rated)
+
+
+def test_determinants_text_is_what_a_json_encoder_writes():
+    grid = SimpleNamespace(interval_minutes=60, starts=np.zeros(743))
+    start, end = date(2026, 3, 2), date(2026, 4, 1)
+    wh = np.array([[1200, 0, 35], [7, 8, 9]], dtype=np.int64)
+    w = np.array([[5000], [0]], dtype=np.int64)
+    texts = _add_periods(["", ""], "wh_by_energy_period", [1, 2, 10], wh)
+    texts = _add_periods(texts, "w_by_demand_period", [3], w)
+    head = _determinants_head(grid, start, end)
+    for row, text in enumerate(texts):
+        expected = {
+            "interval_minutes": 60,
+            "intervals": 743,
+            "rate_period": ["2026-03-02", "2026-04-01"],
+            "wh_by_energy_period": dict(zip(["1", "2", "10"], wh[row].tolist(), strict=True)),
+            "w_by_demand_period": {"3": w[row, 0].item()},
+        }
+        assert f"{head}{text}}}" == json.dumps(expected)
+    plain = {"interval_minutes": 60, "intervals": 743, "rate_period": ["2026-03-02", "2026-04-01"]}
+    assert f"{head}}}" == json.dumps(plain)

@@ -137,7 +137,6 @@ class _Segment:
     max_demand_w: int = 0
     estimated_share: float = 0.0
     missing_share: float = 0.0
-    determinants: dict = field(default_factory=dict)
     versions: list = field(default_factory=list)
     rated: bool = True  # False: no rate version covers the period
     problem: str = ""
@@ -268,130 +267,150 @@ def _rate_grid(
     cache: dict,
     rater: Rater,
 ) -> None:
-    """Price every agreement of ``grid`` and fill its segment's determinants and lines."""
+    """Price every agreement of ``grid`` and fill its segment: determinants (and their JSON
+    text), sealed lines, or the reason it could not be rated."""
     by_schedule: dict[tuple[int, date, date], list[int]] = defaultdict(list)
     for k, agreement_id in enumerate(grid.agreement_ids):
         segment = segments[agreement_id]
         by_schedule[
             (agreements[agreement_id]["rate_schedule_id"], segment.rate_start, segment.rate_end)
         ].append(k)
-    usage_wh, demand_w = grid.usage_wh, grid.max_demand_w
     received_total = (
         grid.received_wh.sum(axis=1)
         if grid.has_received
         else np.zeros(len(grid.agreement_ids), dtype=np.int64)
     )
     # Python numbers once for the whole grid (reading numpy scalars one by one is slow).
-    usage_list, demand_list = usage_wh.tolist(), demand_w.tolist()
+    usage_list, demand_list = grid.usage_wh.tolist(), grid.max_demand_w.tolist()
     received_list = received_total.tolist()
     estimated_list, missing_list = grid.estimated_share.tolist(), grid.missing_share.tolist()
     for (schedule_id, rate_start, rate_end), rows in by_schedule.items():
         index = np.array(rows)
-        rate_period = [rate_start.isoformat(), rate_end.isoformat()]
-        for k in rows:
+        head = _determinants_head(grid, rate_start, rate_end)
+        by_period: list[str] = [""] * len(rows)
+        sealed: SealedLines | None = None
+        versions: list = []
+        problem = problem_code = ""
+        try:
+            spans = _spans(schedule_id, grid.start_date, grid.end_date, cache)
+        except rates.NoVersionInEffect as missing:
+            problem, problem_code = str(missing), "missing_rate"
+        else:
+            versions = cache[("versions", schedule_id, grid.start_date, grid.end_date)]
+            tariff = spans[0].tariff
+            if tariff.energy_weekday is not None and tariff.energy_weekend is not None:
+                periods, wh = grid.wh_by_period(
+                    TouSchedule.of(tariff.energy_weekday, tariff.energy_weekend), rows=index
+                )
+                by_period = _add_periods(by_period, "wh_by_energy_period", periods, wh)
+            if tariff.demand_weekday is not None and tariff.demand_weekend is not None:
+                periods, w = grid.demand_by_period(
+                    TouSchedule.of(tariff.demand_weekday, tariff.demand_weekend), rows=index
+                )
+                by_period = _add_periods(by_period, "w_by_demand_period", periods, w)
+            try:
+                rated = _rate_rows(
+                    grid, index, rows, spans, rate_start, rate_end, agreements, rater
+                )
+            except (TariffError, calc.RatingError) as error:
+                problem, problem_code = str(error), "rating_error"
+            else:
+                sealed = seal_rated(rated)
+        for i, k in enumerate(rows):
             segment = segments[grid.agreement_ids[k]]
             segment.usage_wh = usage_list[k]
             segment.received_wh = received_list[k]
             segment.max_demand_w = demand_list[k]
             segment.estimated_share = estimated_list[k]
             segment.missing_share = missing_list[k]
-            segment.determinants = {
-                "interval_minutes": grid.interval_minutes,
-                "intervals": len(grid.starts),
-                "rate_period": rate_period,
-            }
-        try:
-            spans = _spans(schedule_id, grid.start_date, grid.end_date, cache)
-        except rates.NoVersionInEffect as missing:
-            for k in rows:
-                segment = segments[grid.agreement_ids[k]]
-                segment.rated, segment.problem = False, str(missing)
-                segment.problem_code = "missing_rate"
-            continue
-        versions = cache[("versions", schedule_id, grid.start_date, grid.end_date)]
-        tariff = spans[0].tariff
-        # A first or final bill shorter than the cycle's period: the days the customer was not
-        # served are a version with no charges, so monthly charges, tier limits and demand
-        # charges prorate by the days served (the engine's rule across a rate change).
-        spans = (
-            (
-                [calc.VersionSpan(NOT_SERVED, rate_start, grid.start_date, "not served")]
-                if rate_start < grid.start_date
-                else []
-            )
-            + list(spans)
-            + (
-                [calc.VersionSpan(NOT_SERVED, grid.end_date, rate_end, "not served")]
-                if grid.end_date < rate_end
-                else []
-            )
+            segment.determinants_json = f"{head}{by_period[i]}}}"
+            if sealed is not None:
+                segment.versions = versions
+                segment.lines_json = sealed.lines_json[i]
+                segment.charges_cents = sealed.charges_cents[i]
+                segment.gl_credits = sealed.gl_credits[i]
+                segment.base_cents = sealed.base_cents[i]
+                segment.negative_lines = sealed.negative_lines[i]
+            else:
+                segment.problem, segment.problem_code = problem, problem_code
+                segment.rated = problem_code != "missing_rate"
+
+
+def _determinants_head(grid: Grid, rate_start: date, rate_end: date) -> str:
+    """The start of a segment's determinants as ``json.dumps`` writes the dict
+    {interval_minutes, intervals, rate_period[, wh_by_energy_period][, w_by_demand_period]}
+    (the rest by ``_add_periods``, then "}"): a grid's rows share it."""
+    return json.dumps(
+        {
+            "interval_minutes": grid.interval_minutes,
+            "intervals": len(grid.starts),
+            "rate_period": [rate_start.isoformat(), rate_end.isoformat()],
+        }
+    )[:-1]
+
+
+def _add_periods(texts: list[str], name: str, periods: list[int], values: np.ndarray) -> list[str]:
+    """Each row's ``, "name": {"period": value, …}`` added to its determinants' text."""
+    keys = [f'"{p}": ' for p in periods]
+    return [
+        f'{text}, "{name}": {{{", ".join(key + str(v) for key, v in zip(keys, row, strict=True))}}}'
+        for text, row in zip(texts, values.tolist(), strict=True)
+    ]
+
+
+def _rate_rows(
+    grid: Grid,
+    index: np.ndarray,
+    rows: list[int],
+    spans: list[calc.VersionSpan],
+    rate_start: date,
+    rate_end: date,
+    agreements: dict[int, dict],
+    rater: Rater,
+) -> calc.RatedBills:
+    """The rating engine's call for ``rows`` of ``grid``, all on one rate schedule."""
+    # A first or final bill shorter than the cycle's period: the days the customer was not
+    # served are a version with no charges, so monthly charges, tier limits and demand
+    # charges prorate by the days served (the engine's rule across a rate change).
+    spans = (
+        (
+            [calc.VersionSpan(NOT_SERVED, rate_start, grid.start_date, "not served")]
+            if rate_start < grid.start_date
+            else []
         )
-        if tariff.energy_weekday is not None and tariff.energy_weekend is not None:
-            periods, wh = grid.wh_by_period(
-                TouSchedule.of(tariff.energy_weekday, tariff.energy_weekend), rows=index
-            )
-            names = [str(p) for p in periods]
-            for k, values in zip(rows, wh.tolist(), strict=True):
-                segments[grid.agreement_ids[k]].determinants["wh_by_energy_period"] = dict(
-                    zip(names, values, strict=True)
-                )
-        if tariff.demand_weekday is not None and tariff.demand_weekend is not None:
-            periods, w = grid.demand_by_period(
-                TouSchedule.of(tariff.demand_weekday, tariff.demand_weekend), rows=index
-            )
-            names = [str(p) for p in periods]
-            for k, values in zip(rows, w.tolist(), strict=True):
-                segments[grid.agreement_ids[k]].determinants["w_by_demand_period"] = dict(
-                    zip(names, values, strict=True)
-                )
-        usage = calc.IntervalUsage(
-            starts=grid.starts,
-            interval_minutes=grid.interval_minutes,
-            delivered_wh=grid.delivered_wh[index],
-            received_wh=grid.received_wh[index] if grid.has_received else None,
+        + list(spans)
+        + (
+            [calc.VersionSpan(NOT_SERVED, grid.end_date, rate_end, "not served")]
+            if grid.end_date < rate_end
+            else []
         )
-        known_terms: dict[tuple, calc.AgreementTerms] = {}
-        terms = []
-        for k in rows:
-            agreement = agreements[grid.agreement_ids[k]]
-            key = (
-                agreement["service_point__premise__baseline_territory"],
-                agreement["service_point__premise__heat_source"],
-                bool(agreement.get("medical")),
-            )
-            if key not in known_terms:
-                known_terms[key] = _terms(agreement)
-            terms.append(known_terms[key])
-        try:
-            rated = rater(
-                versions=spans,
-                start_date=rate_start,
-                end_date=rate_end,
-                usage=usage,
-                zone=utility_zone(),
-                terms=terms,
-            )
-        except (TariffError, calc.RatingError) as error:
-            for k in rows:
-                segment = segments[grid.agreement_ids[k]]
-                segment.problem, segment.problem_code = str(error), "rating_error"
-            continue
-        # The engine's lines are what a bill stores: sealed column by column.
-        sealed = seal_rated(rated)
-        for k, lines_json, charges, credits, base, negatives in zip(
-            rows,
-            sealed.lines_json,
-            sealed.charges_cents,
-            sealed.gl_credits,
-            sealed.base_cents,
-            sealed.negative_lines,
-            strict=True,
-        ):
-            segment = segments[grid.agreement_ids[k]]
-            segment.versions = versions
-            segment.lines_json = lines_json
-            segment.charges_cents, segment.gl_credits = charges, credits
-            segment.base_cents, segment.negative_lines = base, negatives
+    )
+    usage = calc.IntervalUsage(
+        starts=grid.starts,
+        interval_minutes=grid.interval_minutes,
+        delivered_wh=grid.delivered_wh[index],
+        received_wh=grid.received_wh[index] if grid.has_received else None,
+    )
+    known_terms: dict[tuple, calc.AgreementTerms] = {}
+    terms = []
+    for k in rows:
+        agreement = agreements[grid.agreement_ids[k]]
+        key = (
+            agreement["service_point__premise__baseline_territory"],
+            agreement["service_point__premise__heat_source"],
+            bool(agreement.get("medical")),
+        )
+        if key not in known_terms:
+            known_terms[key] = _terms(agreement)
+        terms.append(known_terms[key])
+    return rater(
+        versions=spans,
+        start_date=rate_start,
+        end_date=rate_end,
+        usage=usage,
+        zone=utility_zone(),
+        terms=terms,
+    )
 
 
 def _terms(agreement: dict) -> calc.AgreementTerms:
@@ -684,14 +703,12 @@ def _dumps_compact(value) -> str:
 
 
 def _seal(segment: _Segment, versions_json: dict[int, str]) -> None:
-    """Put a checked segment in the form it is written in: its determinants and rate versions
-    as JSON text (its lines were sealed when rated, ``seal_rated``)."""
-    segment.determinants_json = json.dumps(segment.determinants)
+    """Put a checked segment in the form it is written in: its rate versions as JSON text
+    (its lines and determinants were sealed when rated, ``_rate_grid``)."""
     key = id(segment.versions)
     if key not in versions_json:
         versions_json[key] = json.dumps(segment.versions)
     segment.versions_json = versions_json[key]
-    segment.determinants = {}
     segment.negative_lines = ()
     # What writing needs of the agreement; the rest stays behind (it is pickled to the
     # run's process).
