@@ -377,7 +377,7 @@ def journal_lines_of_totals(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Summary:
     previous_balance_cents: int
     payments_cents: int
@@ -407,8 +407,12 @@ def summarize(
 ) -> Summary:
     """The account summary: the balance after the last bill, then what happened since by
     kind (payments, everything else as adjustments), then this bill's charges."""
-    payments = sum(cents for kind, cents in activity if kind in PAYMENT_KINDS)
-    adjustments = sum(cents for kind, cents in activity if kind not in PAYMENT_KINDS)
+    payments = adjustments = 0
+    for kind, cents in activity:
+        if kind in PAYMENT_KINDS:
+            payments += cents
+        else:
+            adjustments += cents
     return Summary(opening_cents, payments, adjustments, new_charges_cents)
 
 

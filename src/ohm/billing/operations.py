@@ -450,6 +450,9 @@ class _Pending:
     is_first: bool
     is_final: bool
     exceptions: list[dict]
+    start_date: date  # the bill's period: its segments' first day and (exclusive) end
+    end_date: date
+    exceptions_json: str = "[]"
 
 
 @dataclass(slots=True)
@@ -614,6 +617,9 @@ def prepare_bills(
                 is_first=first[k],
                 is_final=final[k],
                 exceptions=exceptions,
+                start_date=min(s.start_date for s in mine) if len(mine) > 1 else mine[0].start_date,
+                end_date=max(s.end_date for s in mine) if len(mine) > 1 else mine[0].end_date,
+                exceptions_json=json.dumps(exceptions) if exceptions else "[]",
             )
         )
     versions_json: dict[int, str] = {}
@@ -755,18 +761,32 @@ def issue_bills(
     bill_ids = _reserve_ids(Bill, len(ids))
     created_by = getattr(actor, "username", "") or str(actor)
 
+    replaces = replaces or {}
+    # Most bills of a chunk say the same things (first bill, estimated …): each distinct
+    # set of messages is encoded once.
+    messages_json: dict[tuple, str] = {}
     drafts: list[_Draft] = []
     for pending, number, bill_id in zip(prepared.bills, numbers, bill_ids, strict=True):
         account_id = pending.account_id
         account = accounts[account_id]
-        mine = pending.segments
         since = activity[account_id]
         summary = compose.summarize(
             opening_cents=since.opening_cents,
-            activity=list(since.by_kind.items()),
+            activity=since.by_kind.items(),
             new_charges_cents=pending.charges_cents,
         )
-        replaced = (replaces or {}).get(account_id)
+        replaced = replaces.get(account_id)
+        said = (
+            pending.is_estimated,
+            pending.estimated_streak,
+            summary.previous_balance_cents + summary.payments_cents + summary.adjustments_cents,
+            pending.is_first,
+            pending.is_final,
+            replaced.number if replaced is not None else None,
+        )
+        text = messages_json.get(said)
+        if text is None:
+            text = messages_json[said] = json.dumps(_messages(*said))
         drafts.append(
             _Draft(
                 pk=bill_id,
@@ -775,28 +795,20 @@ def issue_bills(
                 account_number=account["number"],
                 bill_date=dates.bill_date,
                 due_date=dates.due_date,
-                start_date=min(s.start_date for s in mine),
-                end_date=max(s.end_date for s in mine),
+                start_date=pending.start_date,
+                end_date=pending.end_date,
                 summary=summary,
                 is_estimated=pending.is_estimated,
                 estimated_streak=pending.estimated_streak,
                 is_first=pending.is_first,
                 is_final=pending.is_final,
                 exceptions=pending.exceptions,
-                messages=_messages(
-                    is_estimated=pending.is_estimated,
-                    streak=pending.estimated_streak,
-                    past_due_cents=summary.previous_balance_cents
-                    + summary.payments_cents
-                    + summary.adjustments_cents,
-                    first=pending.is_first,
-                    final=pending.is_final,
-                    replaces=replaced,
-                ),
+                exceptions_json=pending.exceptions_json,
+                messages_json=text,
                 language=account["language"] or "en",
                 paperless=account["paperless"],
                 replaces_id=replaced.pk if replaced is not None else None,
-                segments=mine,
+                segments=pending.segments,
             )
         )
     _write(drafts, cycle=dates.cycle, run_id=run_id, at=at, created_by=created_by)
@@ -885,7 +897,7 @@ def _entry_description(bill, cache: dict | None = None) -> str:
     return f"Bill {bill.number}, {period}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     """A bill about to be written: what ``_write`` needs, without a model instance (a bill run
     makes a hundred thousand)."""
@@ -904,7 +916,8 @@ class _Draft:
     is_first: bool
     is_final: bool
     exceptions: list[dict]
-    messages: list[dict]
+    exceptions_json: str
+    messages_json: str
     language: str
     paperless: bool
     replaces_id: int | None
@@ -916,18 +929,18 @@ class _Draft:
 
 
 def _messages(
-    *,
     is_estimated: bool,
     streak: int,
     past_due_cents: int,
     first: bool,
     final: bool,
-    replaces: Bill | None,
+    replaces: str | None,
 ) -> list[dict]:
-    """Message codes with their figures; presentment words them in the bill's language."""
+    """Message codes with their figures; presentment words them in the bill's language.
+    ``replaces``: the number of the bill this one rebills."""
     out: list[dict] = []
     if replaces is not None:
-        out.append({"code": "rebill", "replaces": replaces.number})
+        out.append({"code": "rebill", "replaces": replaces})
     if is_estimated:
         out.append({"code": "estimated", "streak": streak})
     if past_due_cents > 0:
@@ -1028,7 +1041,6 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
     at_db = ops.adapt_datetimefield_value(at)
     issued, held = Bill.Status.ISSUED.value, Bill.Status.HELD.value
     email, mail = Bill.Delivery.EMAIL.value, Bill.Delivery.PRINT.value
-    dumps = json.dumps
     bill_rows = []
     segment_count = 0
     for d in drafts:
@@ -1053,8 +1065,8 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
                 d.estimated_streak,
                 d.is_first,
                 d.is_final,
-                dumps(d.exceptions) if d.exceptions else "[]",
-                dumps(d.messages) if d.messages else "[]",
+                d.exceptions_json,
+                d.messages_json,
                 d.language,
                 email if d.paperless else mail,
                 d.entry_key,
