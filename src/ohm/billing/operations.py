@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -437,13 +437,41 @@ class IssueResult:
         return list(Bill.objects.filter(pk__any=frozenset(self.bill_ids)).order_by("pk"))
 
 
-@dataclass(slots=True)
-class _Pending:
+class SealedSegment(NamedTuple):
+    """A checked segment in the form it is written in: what writing needs and nothing else
+    (a tuple: it is pickled from the worker process that prepared it to the run's process)."""
+
+    agreement_id: int
+    rate_code: str
+    versions_json: str
+    start_date: date
+    end_date: date
+    days: int
+    usage_wh: int
+    received_wh: int
+    max_demand_w: int
+    estimated_share: float
+    missing_share: float
+    determinants_json: str
+    charges_cents: int
+    lines_json: str
+    gl_credits: dict[str, int]  # GL role -> credit (negative cents)
+
+
+class AccountFacts(NamedTuple):
+    """What writing a bill needs of its account."""
+
+    number: str
+    language: str
+    paperless: bool
+
+
+class _Pending(NamedTuple):
     """One account's bill as computed from the meter data, rates and history, before it is
     numbered, summarised against the ledger and written."""
 
     account_id: int
-    segments: list[_Segment]
+    segments: list[SealedSegment]
     charges_cents: int
     is_estimated: bool
     estimated_streak: int
@@ -461,7 +489,7 @@ class Prepared:
     ledger summary and the writes. Picklable, so a bill run can prepare its next chunks in
     other processes while this one writes (``ohm.core.batchrun``)."""
 
-    accounts: dict[int, Any]
+    accounts: dict[int, AccountFacts]
     agreement_ids: list[int]
     through: dict[int, date]  # agreement id -> billed through, as read
     skipped: int
@@ -554,7 +582,10 @@ def prepare_bills(
     for segment in segments.values():
         by_account[segment.agreement["account_id"]].append(segment)
     prepared = Prepared(
-        accounts=accounts,
+        accounts={
+            a["id"]: AccountFacts(a["number"], a["language"], a["paperless"])
+            for a in accounts.values()
+        },
         agreement_ids=[a["id"] for a in agreement_rows],
         through=through,
         skipped=len(accounts) - len(by_account),
@@ -600,6 +631,7 @@ def prepare_bills(
     ).tolist()
     charges = compose.sum_of_bill(columns, columns.charges_cents, len(ids)).tolist()
     streaks = np.where(estimated, past.estimated_streak + 1, 0).tolist()
+    versions_json: dict[int, str] = {}
     for k, account_id in enumerate(ids):
         mine = by_account[account_id]
         exceptions = [{"code": e.code, "message": e.message} for e in found[k]]
@@ -610,7 +642,7 @@ def prepare_bills(
         prepared.bills.append(
             _Pending(
                 account_id=account_id,
-                segments=mine,
+                segments=[_seal(segment, versions_json) for segment in mine],
                 charges_cents=charges[k],
                 is_estimated=bool(estimated[k]),
                 estimated_streak=streaks[k],
@@ -622,10 +654,6 @@ def prepare_bills(
                 exceptions_json=json.dumps(exceptions) if exceptions else "[]",
             )
         )
-    versions_json: dict[int, str] = {}
-    for pending in prepared.bills:
-        for segment in pending.segments:
-            _seal(segment, versions_json)
     return prepared
 
 
@@ -708,20 +736,30 @@ def _dumps_compact(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _seal(segment: _Segment, versions_json: dict[int, str]) -> None:
-    """Put a checked segment in the form it is written in: its rate versions as JSON text
-    (its lines and determinants were sealed when rated, ``_rate_grid``)."""
+def _seal(segment: _Segment, versions_json: dict[int, str]) -> SealedSegment:
+    """A checked segment in the form it is written in (its lines and determinants were
+    sealed when rated, ``_rate_grid``; rate versions shared by many are encoded once)."""
     key = id(segment.versions)
-    if key not in versions_json:
-        versions_json[key] = json.dumps(segment.versions)
-    segment.versions_json = versions_json[key]
-    segment.negative_lines = ()
-    # What writing needs of the agreement; the rest stays behind (it is pickled to the
-    # run's process).
-    segment.agreement = {
-        "id": segment.agreement["id"],
-        "rate_schedule__code": segment.agreement["rate_schedule__code"],
-    }
+    text = versions_json.get(key)
+    if text is None:
+        text = versions_json[key] = json.dumps(segment.versions)
+    return SealedSegment(
+        segment.agreement["id"],
+        segment.agreement["rate_schedule__code"],
+        text,
+        segment.start_date,
+        segment.end_date,
+        segment.days,
+        segment.usage_wh,
+        segment.received_wh,
+        segment.max_demand_w,
+        segment.estimated_share,
+        segment.missing_share,
+        segment.determinants_json,
+        segment.charges_cents,
+        segment.lines_json,
+        segment.gl_credits,
+    )
 
 
 def still_current(prepared: Prepared) -> bool:
@@ -792,7 +830,7 @@ def issue_bills(
                 pk=bill_id,
                 number=number,
                 account_id=account_id,
-                account_number=account["number"],
+                account_number=account.number,
                 bill_date=dates.bill_date,
                 due_date=dates.due_date,
                 start_date=pending.start_date,
@@ -805,8 +843,8 @@ def issue_bills(
                 exceptions=pending.exceptions,
                 exceptions_json=pending.exceptions_json,
                 messages_json=text,
-                language=account["language"] or "en",
-                paperless=account["paperless"],
+                language=account.language or "en",
+                paperless=account.paperless,
                 replaces_id=replaced.pk if replaced is not None else None,
                 segments=pending.segments,
             )
@@ -818,7 +856,7 @@ def issue_bills(
         _post_entries(issued, actor=actor, at=at, source=f"bill_run:{run_id or ''}")
     if held:
         for bill in Bill.objects.filter(pk__in=[d.pk for d in held]).order_by("pk"):
-            _raise_exception_item(bill, accounts[bill.account_id]["number"], actor=actor, at=at)
+            _raise_exception_item(bill, accounts[bill.account_id].number, actor=actor, at=at)
     audit.record(
         "billing.bills.issued",
         subject=None,
@@ -871,7 +909,7 @@ def _post_entries(drafts: list[_Draft], *, actor, at: datetime, source: str) -> 
                 effective_dates=[d.bill_date for d, _, _ in uniform],
                 amounts=amounts,
                 account_ids=[d.account_id for d, _, _ in uniform],
-                agreement_ids=[d.segments[0].agreement["id"] for d, _, _ in uniform],
+                agreement_ids=[d.segments[0].agreement_id for d, _, _ in uniform],
                 due_dates=[d.due_date for d, _, _ in uniform],
                 descriptions=texts,
                 source=source,
@@ -921,7 +959,7 @@ class _Draft:
     language: str
     paperless: bool
     replaces_id: int | None
-    segments: list[_Segment]
+    segments: list[SealedSegment]
 
     @property
     def entry_key(self) -> str:
@@ -1086,8 +1124,8 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
         (
             next(segment_ids),
             d.pk,
-            s.agreement["id"],
-            s.agreement["rate_schedule__code"],
+            s.agreement_id,
+            s.rate_code,
             s.versions_json,
             day(s.start_date),
             day(s.end_date),
@@ -1124,7 +1162,7 @@ def _entry_spec_of_segments(bill: _Draft) -> ledger.EntrySpec | None:
     return _spec_of(
         bill,
         compose.journal_lines_of_totals(
-            {s.agreement["id"]: (s.charges_cents, s.gl_credits) for s in bill.segments}
+            {s.agreement_id: (s.charges_cents, s.gl_credits) for s in bill.segments}
         ),
     )
 
