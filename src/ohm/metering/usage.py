@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 import numpy as np
 from django.db import connection
 from django.db.models import Q
+from numpy.typing import DTypeLike
 
 from ohm.core.localtime import utility_zone
 from ohm.core.lookups import ids_sql
@@ -82,7 +83,7 @@ class IntervalMatrix:
     channel_ids: np.ndarray  # int64 [k]
     interval_minutes: int
     starts: np.ndarray  # datetime64[m], UTC start of each interval [t]
-    values: np.ndarray  # float64 [k, t]
+    values: np.ndarray  # float64 [k, t] (or the dtype ``load_many`` was asked for)
     flags: np.ndarray  # uint8 Quality [k, t]
 
 
@@ -150,10 +151,23 @@ def tou_periods(starts: np.ndarray, schedule: TouSchedule, zone: tzinfo) -> np.n
 # -- loading ------------------------------------------------------------------------------
 
 
-def load_many(channel_ids: Iterable[int], start_at: datetime, end_at: datetime) -> IntervalMatrix:
+def load_many(
+    channel_ids: Iterable[int],
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    interval_minutes: int | None = None,
+    dtype: DTypeLike = np.float64,
+) -> IntervalMatrix:
     """The current intervals of many channels of one interval length starting in
-    ``[start_at, end_at)``, in one query; what was never received is MISSING zeros."""
+    ``[start_at, end_at)``, in one query; what was never received is MISSING zeros.
+
+    A caller that read the channels' interval length with the channels (the bill run) passes
+    it and saves the look-up; rows of another length then fail the size check. ``dtype``
+    ``float32`` keeps the values as stored (exact, half the memory of the default float64)."""
     ids = sorted({int(c) for c in channel_ids})
+    if interval_minutes is not None:
+        return _load_matrix(ids, interval_minutes, start_at, end_at, dtype=dtype)
     lengths = set(
         MeterChannel.objects.filter(pk__any=frozenset(ids)).values_list(
             "interval_minutes", flat=True
@@ -164,11 +178,16 @@ def load_many(channel_ids: Iterable[int], start_at: datetime, end_at: datetime) 
         raise ValueError(
             f"load_many needs interval channels of one length, got {sorted(lengths, key=str)}"
         )
-    return _load_matrix(ids, minutes, start_at, end_at)
+    return _load_matrix(ids, minutes, start_at, end_at, dtype=dtype)
 
 
 def _load_matrix(
-    ids: list[int], minutes: int, start_at: datetime, end_at: datetime
+    ids: list[int],
+    minutes: int,
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    dtype: DTypeLike = np.float64,
 ) -> IntervalMatrix:
     """One query for every current day row of ``ids`` on the UTC days the window touches,
     placed into a (channel, interval) matrix with numpy. Raw SQL: a bill run loads millions
@@ -177,25 +196,35 @@ def _load_matrix(
     first_day = start_at.astimezone(UTC).date()
     last_day = (end_at.astimezone(UTC) - timedelta(microseconds=1)).date()
     days = (last_day - first_day).days + 1
-    values = np.zeros((len(ids), days, n), dtype=np.float64)
-    flags = np.full((len(ids), days, n), Quality.MISSING, dtype=FLAG_DTYPE)
-    groups = _current_day_groups(ids, first_day, last_day)
-    if groups:
-        channel_col, day_col, value_col, flag_col = zip(*groups, strict=True)
-        counts = np.fromiter((len(d) for d in day_col), dtype=np.int64, count=len(groups))
-        rows = int(counts.sum())
-        index = np.repeat(
-            np.searchsorted(np.asarray(ids, dtype=np.int64), np.asarray(channel_col)), counts
-        )
-        offsets = np.fromiter(
-            (d for group in day_col for d in group), dtype=np.int64, count=rows
-        ) - day_number(first_day)
-        block = np.frombuffer(b"".join(value_col), dtype=VALUE_DTYPE)
-        flag_block = np.frombuffer(b"".join(flag_col), dtype=FLAG_DTYPE)
-        if block.size != rows * n or flag_block.size != rows * n:
-            raise ValueError(f"interval rows of channels {ids[:5]}… are not {n} values long")
-        values[index, offsets] = block.reshape(rows, n)
-        flags[index, offsets] = flag_block.reshape(rows, n)
+    value_bytes = n * VALUE_DTYPE.itemsize
+    found = _current_day_groups(ids, first_day, last_day)
+    rows = int(found.counts.sum())
+    stored = np.frombuffer(found.data, dtype=np.uint8)
+    if stored.size != rows * (value_bytes + n * FLAG_DTYPE.itemsize):
+        raise ValueError(f"interval rows of channels {ids[:5]}… are not {n} values long")
+    data = stored.reshape(rows, value_bytes + n)
+    if found.day_numbers is None and np.array_equal(found.channel_ids, ids):
+        # The usual bill-run chunk: every channel has every day, so the rows, in channel and
+        # day order, are the matrix: one copy each, no scatter.
+        whole = data.reshape(len(ids), days, value_bytes + n)
+        values = np.empty((len(ids), days, n), dtype=dtype)
+        values[...] = whole[:, :, :value_bytes].view(VALUE_DTYPE)
+        flags = np.ascontiguousarray(whole[:, :, value_bytes:])
+    else:
+        values = np.zeros((len(ids), days, n), dtype=dtype)
+        flags = np.full((len(ids), days, n), Quality.MISSING, dtype=FLAG_DTYPE)
+        if rows:
+            index = np.repeat(
+                np.searchsorted(np.asarray(ids, dtype=np.int64), found.channel_ids),
+                found.counts,
+            )
+            offsets = (
+                np.tile(np.arange(days), len(found.channel_ids))
+                if found.day_numbers is None
+                else found.day_numbers - day_number(first_day)
+            )
+            values[index, offsets] = data[:, :value_bytes].view(VALUE_DTYPE)
+            flags[index, offsets] = data[:, value_bytes:]
     flat_values = values.reshape(len(ids), days * n)
     flat_flags = flags.reshape(len(ids), days * n)
     base = np.datetime64(datetime.combine(first_day, time.min), "m")
@@ -213,16 +242,26 @@ def _load_matrix(
     )
 
 
-def _current_day_groups(
-    ids: list[int], first_day: date, last_day: date
-) -> list[tuple[int, list[int], bytes, bytes]]:
-    """The current rows of ``ids`` (sorted) on ``[first_day, last_day]``, one group per
-    channel: (channel id, day numbers since 1970-01-01, their values and their flags, each
-    day's bytes in the order of the day numbers). The database concatenates each channel's
-    days, so a bill run's chunk costs a few thousand Python objects rather than a few per
-    day row (~1.5 µs a row through the driver)."""
+@dataclass(frozen=True)
+class _DayRows:
+    """Current day rows of many channels, grouped by channel."""
+
+    channel_ids: np.ndarray  # int64 [g]: the channels that have rows
+    counts: np.ndarray  # int64 [g]: day rows of each
+    #: int64 [rows]: each row's day, days since 1970-01-01; None when every channel of
+    #: ``channel_ids`` has every day of the window, in day order.
+    day_numbers: np.ndarray | None
+    #: The rows in that order, each the day's values bytes then its flags bytes.
+    data: bytes
+
+
+def _current_day_groups(ids: list[int], first_day: date, last_day: date) -> _DayRows:
+    """The current rows of ``ids`` (sorted) on ``[first_day, last_day]``. The database
+    concatenates each channel's days, so a bill run's chunk costs a few thousand Python
+    objects rather than a few per day row (~1.5 µs a row through the driver)."""
+    empty = _DayRows(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), None, b"")
     if not ids:
-        return []
+        return empty
     q = connection.ops.quote_name
     table = q(IntervalDay._meta.db_table)
     params = [
@@ -231,18 +270,19 @@ def _current_day_groups(
     ]
     if connection.vendor == "sqlite":
         # "+day" keeps the day test off the (day, channel) index, which SQLite would walk over
-        # every channel of those days; it seeks each channel's days instead. The three
+        # every channel of those days; it seeks each channel's days instead. The days come as
+        # their stored text ("YYYY-MM-DD", ten characters each, concatenated): a channel with
+        # every day of the window matches one expected string and needs no parsing. The two
         # aggregates see the rows in one order, so days and bytes line up.
         sql = (
-            "SELECT channel_id, group_concat(CAST(julianday(day) - 2440587.5 AS INTEGER)),"
-            f" group_concat(CAST({q('values')} AS TEXT), ''), group_concat(CAST(flags AS TEXT), '')"
+            "SELECT channel_id, group_concat(day, ''),"
+            f" group_concat({q('values')} || flags, '')"
             f" FROM {table} WHERE {current_rows_sql()} AND +day >= %s AND +day <= %s"
         )
     else:
         sql = (
             "SELECT channel_id, array_agg(day - DATE '1970-01-01' ORDER BY day),"
-            f" string_agg({q('values')}, ''::bytea ORDER BY day),"
-            " string_agg(flags, ''::bytea ORDER BY day)"
+            f" string_agg({q('values')} || flags, ''::bytea ORDER BY day)"
             f" FROM {table} WHERE {current_rows_sql()} AND day >= %s AND day <= %s"
         )
     where, extra, exact = ids_sql("channel_id", ids)
@@ -260,15 +300,30 @@ def _current_day_groups(
     if not exact:  # a range took in channels between the ids
         wanted = set(ids)
         fetched = [row for row in fetched if row[0] in wanted]
+    if not fetched:
+        return empty
+    channel_col, day_col, data_col = zip(*fetched, strict=True)
+    channel_ids = np.array(channel_col, dtype=np.int64)
+    window = (last_day - first_day).days + 1
     if raw is not None:
-        return [
-            (channel, [int(d) for d in days.split(b",")], values, flags)
-            for channel, days, values, flags in fetched
-        ]
-    return [
-        (channel, list(days), bytes(values), bytes(flags))
-        for channel, days, values, flags in fetched
-    ]
+        # A channel's day text is ten bytes a row; one with every day matches ``expected``.
+        counts = np.fromiter((len(d) for d in day_col), dtype=np.int64, count=len(day_col)) // 10
+        expected = b"".join(
+            (first_day + timedelta(days=k)).isoformat().encode() for k in range(window)
+        )
+        if all(d == expected for d in day_col):
+            return _DayRows(channel_ids, counts, None, b"".join(data_col))
+        day_numbers = (
+            np.frombuffer(b"".join(day_col), dtype="S10").astype("datetime64[D]").astype(np.int64)
+        )
+        return _DayRows(channel_ids, counts, day_numbers, b"".join(data_col))
+    counts = np.fromiter((len(d) for d in day_col), dtype=np.int64, count=len(day_col))
+    if (counts == window).all():  # one current row a channel and day: every day, in order
+        return _DayRows(channel_ids, counts, None, b"".join(bytes(d) for d in data_col))
+    day_numbers = np.fromiter(
+        (d for days in day_col for d in days), dtype=np.int64, count=int(counts.sum())
+    )
+    return _DayRows(channel_ids, counts, day_numbers, b"".join(bytes(d) for d in data_col))
 
 
 def list_usage_channels(
