@@ -189,3 +189,61 @@ def test_determinants_text_is_what_a_json_encoder_writes():
         assert f"{head}{text}}}" == json.dumps(expected)
     plain = {"interval_minutes": 60, "intervals": 743, "rate_period": ["2026-03-02", "2026-04-01"]}
     assert f"{head}}}" == json.dumps(plain)
+
+
+def test_a_prepared_chunk_pickles_as_columns_and_comes_back_the_same():
+    import pickle
+
+    from ohm.billing.operations import AccountFacts, Prepared, SealedSegment, _Pending
+
+    def segment(k: int) -> SealedSegment:
+        return SealedSegment(
+            k,
+            "R1",
+            "[]",
+            date(2026, 3, 2),
+            date(2026, 4, 1),
+            30,
+            1000 + k,
+            0,
+            9,
+            0.0,
+            0.5,
+            "{}",
+            1234,
+            "[]",
+            {"revenue_energy": -1234},
+        )
+
+    bills = [
+        _Pending(
+            1, [segment(1)], 1234, False, 0, True, False, [], date(2026, 3, 2), date(2026, 4, 1)
+        ),
+        _Pending(
+            2,
+            [segment(2), segment(3)],
+            2468,
+            True,
+            2,
+            False,
+            True,
+            [{"code": "missing_reads", "message": "…"}],
+            date(2026, 3, 2),
+            date(2026, 4, 1),
+            "[…]",
+        ),
+    ]
+    accounts = {
+        1: AccountFacts("100-1", "en", True),
+        2: AccountFacts("100-2", "es", False),
+        3: AccountFacts("100-3", "en", False),
+    }
+    prepared = Prepared(accounts, [1, 2, 3], {3: date(2026, 3, 2)}, 1, bills)
+    back = pickle.loads(pickle.dumps(prepared))
+    assert back.bills == bills
+    assert back.accounts == accounts
+    assert type(back.bills[1]) is _Pending
+    assert type(back.bills[1].segments[1]) is SealedSegment
+    assert (back.agreement_ids, back.through, back.skipped) == ([1, 2, 3], {3: date(2026, 3, 2)}, 1)
+    empty = pickle.loads(pickle.dumps(Prepared({}, [], {}, 0, [])))
+    assert (empty.bills, empty.accounts) == ([], {})
