@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from ohm.billing.determinants import Want, load_determinants
+from ohm.billing.determinants import Grid, Want, load_determinants
 from ohm.core.audit import SystemActor
 from ohm.core.localtime import start_of_day, utility_zone
 from ohm.metering import operations as metering_operations
 from ohm.metering.models import MeterChannel, MeterInstallation, Quality
 from ohm.metering.store import DayVector, load_intervals, save_interval_days
+from ohm.metering.usage import TouSchedule, tou_periods
 from tests.factories import make_service_point
 
 SYSTEM = SystemActor("tests")
@@ -256,3 +257,60 @@ class TestLoadDeterminants:
 
         with django_assert_max_num_queries(3):
             load_determinants(wants)
+
+
+def grid_of(delivered: np.ndarray, first: date, minutes: int = 60) -> Grid:
+    start = np.datetime64(start_of_day(first).astimezone(UTC).replace(tzinfo=None), "m")
+    n, t = delivered.shape
+    return Grid(
+        start_date=first,
+        end_date=first,
+        interval_minutes=minutes,
+        agreement_ids=list(range(n)),
+        starts=start + np.arange(t) * np.timedelta64(minutes, "m"),
+        delivered_wh=delivered,
+        received_wh=np.zeros_like(delivered),
+        estimated_share=np.zeros(n),
+        missing_share=np.zeros(n),
+    )
+
+
+class TestByPeriod:
+    """wh_by_period and demand_by_period against the plain per-period mask."""
+
+    @pytest.mark.parametrize(("first", "minutes"), [(MARCH[0], 60), (FALL[0], 15)])
+    def test_match_the_per_period_mask_across_the_dst_days(self, first, minutes):
+        rng = np.random.default_rng(7)
+        t = 31 * 1440 // minutes
+        grid = grid_of(rng.integers(-500, 5000, (40, t)), first, minutes)
+        weekday, weekend = np.zeros((12, 24), dtype=int), np.zeros((12, 24), dtype=int)
+        weekday[:, 7:16], weekday[:, 16:21], weekend[:, 16:21] = 1, 2, 1
+        weekday[:, 3] = 5  # a period only on weekdays at 3 AM
+        schedule = TouSchedule.of(weekday, weekend)
+        which = tou_periods(grid.starts, schedule, utility_zone())
+
+        for rows in (None, np.array([5, 1, 30, 30, 2])):
+            delivered = grid.delivered_wh if rows is None else grid.delivered_wh[rows]
+            periods, wh = grid.wh_by_period(schedule, rows=rows)
+            _, w = grid.demand_by_period(schedule, rows=rows)
+
+            assert periods == [0, 1, 2, 5]
+            assert wh.dtype == w.dtype == np.int64
+            for k, period in enumerate(periods):
+                mask = which == period
+                assert wh[:, k].tolist() == delivered[:, mask].sum(axis=1).tolist()
+                assert (
+                    w[:, k].tolist() == (delivered[:, mask].max(axis=1) * (60 // minutes)).tolist()
+                )
+
+    def test_a_period_with_no_interval_and_an_empty_grid_are_zero(self):
+        weekday = np.zeros((12, 24), dtype=int)
+        weekday[:, 12] = 1
+        schedule = TouSchedule.of(weekday, np.zeros((12, 24), dtype=int))
+        sunday = grid_of(np.arange(48).reshape(2, 24), date(2026, 3, 1))
+        empty = grid_of(np.zeros((2, 0), dtype=np.int64), date(2026, 3, 1))
+
+        assert sunday.wh_by_period(schedule)[1].tolist() == [[276, 0], [852, 0]]
+        assert sunday.demand_by_period(schedule)[1].tolist() == [[23, 0], [47, 0]]
+        assert empty.wh_by_period(schedule)[1].tolist() == [[0, 0], [0, 0]]
+        assert empty.demand_by_period(schedule)[1].tolist() == [[0, 0], [0, 0]]

@@ -61,30 +61,44 @@ class Grid:
             return np.zeros(len(self.agreement_ids), dtype=np.int64)
         return self.delivered_wh.max(axis=1) * (60 // self.interval_minutes)
 
+    def _period_runs(self, schedule: TouSchedule) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The schedule's periods, the first column of each run of intervals in one period
+        (the grid is a few runs a day), and each run's period as an index into the periods."""
+        periods = schedule.periods
+        index = np.searchsorted(periods, tou_periods(self.starts, schedule, utility_zone()))
+        first = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if len(index) else index
+        return periods, first, index[first]
+
     def wh_by_period(
         self, schedule: TouSchedule, rows: np.ndarray | None = None
     ) -> tuple[list[int], np.ndarray]:
         """Delivered Wh per TOU period of ``schedule`` (local time): (periods, [n, P]), for
-        every agreement or those at ``rows``."""
-        periods = schedule.periods
-        index = np.searchsorted(periods, tou_periods(self.starts, schedule, utility_zone()))
-        onehot = np.zeros((len(self.starts), len(periods)))
-        onehot[np.arange(len(self.starts)), index] = 1.0
+        every agreement or those at ``rows``. Integer sums: each run of intervals in one
+        period, then the runs of each period."""
+        periods, first, run_period = self._period_runs(schedule)
         delivered = self.delivered_wh if rows is None else self.delivered_wh[rows]
-        # Integer Wh well below 2**53: the float64 product is exact.
-        return periods, np.rint(delivered.astype(np.float64) @ onehot).astype(np.int64)
+        out = np.zeros((len(delivered), len(periods)), dtype=np.int64)
+        if len(first):
+            runs = np.add.reduceat(delivered, first, axis=1)
+            for k in range(len(periods)):
+                mine = run_period == k
+                if mine.any():
+                    out[:, k] = runs[:, mine].sum(axis=1)
+        return periods, out
 
     def demand_by_period(
         self, schedule: TouSchedule, rows: np.ndarray | None = None
     ) -> tuple[list[int], np.ndarray]:
-        periods = schedule.periods
-        which = tou_periods(self.starts, schedule, utility_zone())
+        """Highest interval-average W in each TOU period (0 where a period has no interval)."""
+        periods, first, run_period = self._period_runs(schedule)
         delivered = self.delivered_wh if rows is None else self.delivered_wh[rows]
         out = np.zeros((len(delivered), len(periods)), dtype=np.int64)
-        for k, period in enumerate(periods):
-            mask = which == period
-            if mask.any():
-                out[:, k] = delivered[:, mask].max(axis=1) * (60 // self.interval_minutes)
+        if len(first):
+            runs = np.maximum.reduceat(delivered, first, axis=1)
+            for k in range(len(periods)):
+                mine = run_period == k
+                if mine.any():
+                    out[:, k] = runs[:, mine].max(axis=1) * (60 // self.interval_minutes)
         return periods, out
 
 
