@@ -112,6 +112,27 @@ class TestLoadMany:
 
 
 @pytest.mark.django_db
+class TestLoadRows:
+    def test_makes_any_rows_in_any_order_as_the_matrix_has_them(self):
+        channels = [hourly_channel() for _ in range(4)]
+        days = every_day(date(2026, 3, 2), date(2026, 3, 6))
+        store_days(channels[0], days, seed=1)
+        store_days(channels[1], [d for d in days if d.day != 4], seed=2)
+        store_days(channels[3], days, seed=3)
+        ids = sorted(c.pk for c in channels)
+        matrix = usage.load_many(ids, START, END)
+
+        stored = usage.load_rows(ids, START, END, interval_minutes=60)
+
+        assert np.array_equal(stored.starts, matrix.starts)
+        for index in ([0, 1, 2, 3], [3, 0], [1], [2, 3, 1, 0, 0]):
+            values, flags = stored.rows(index)
+            assert values.dtype == np.float32
+            assert np.array_equal(values, matrix.values[index])
+            assert np.array_equal(flags, matrix.flags[index])
+
+
+@pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query plan")
 def test_the_day_rows_query_seeks_each_channel_by_the_current_rows_index():
     channel = hourly_channel()

@@ -22,7 +22,7 @@ from django.db import connection
 from ohm.core.localtime import start_of_day, utility_zone
 from ohm.core.lookups import ids_sql
 from ohm.metering.models import MeterChannel, MeterInstallation, Quality
-from ohm.metering.usage import TouSchedule, load_many, tou_periods
+from ohm.metering.usage import TouSchedule, load_rows, tou_periods
 
 
 @dataclass(frozen=True)
@@ -297,16 +297,15 @@ def _grid(
             ids.add(delivered_id)
             if received is not None:
                 ids.add(received[0])
-    matrix = load_many(
-        ids,
+    stored = load_rows(
+        sorted(ids),
         period_start.replace(tzinfo=UTC),
         period_end.replace(tzinfo=UTC),
         interval_minutes=minutes,
-        dtype=np.float32,
     )
-    values, flags = matrix.values, matrix.flags
-    row_of = {int(c): k for k, c in enumerate(matrix.channel_ids)}
-    n, t = len(members), len(matrix.starts)
+    starts = stored.starts
+    row_of = {c: k for k, c in enumerate(stored.channel_ids.tolist())}
+    n, t = len(members), len(starts)
     has_received = any(received is not None for _, parts in members for _, received, _, _ in parts)
     # The usual member: one meter installed through the whole period — whole rows, by block.
     # Members with a meter exchange (several parts, or part of the period) go by window below.
@@ -328,10 +327,10 @@ def _grid(
     missing = np.zeros(n)
     if whole:
         at = np.array(whole, dtype=np.int64)
-        rows = np.array([row_of[members[k][1][0][0][0]] for k in whole], dtype=np.int64)
+        rows = [row_of[members[k][1][0][0][0]] for k in whole]
         for lo in range(0, len(whole), _BLOCK_ROWS):
-            at_block, rows_block = _at(at[lo : lo + _BLOCK_ROWS]), _at(rows[lo : lo + _BLOCK_ROWS])
-            block = _block(values[rows_block], flags[rows_block])
+            at_block = _at(at[lo : lo + _BLOCK_ROWS])
+            block = _block(*stored.rows(rows[lo : lo + _BLOCK_ROWS]))
             delivered[at_block] = block.wh
             estimated[at_block] = np.divide(
                 block.estimated_wh,
@@ -344,19 +343,19 @@ def _grid(
             (k, row_of[members[k][1][0][1][0]]) for k in whole if members[k][1][0][1] is not None
         ]
         if with_received:
-            at_r, rows_r = (np.array(x, dtype=np.int64) for x in zip(*with_received, strict=True))
+            at_r, rows_r = zip(*with_received, strict=True)
             for lo in range(0, len(at_r), _BLOCK_ROWS):
-                rows_block = _at(rows_r[lo : lo + _BLOCK_ROWS])
-                received[_at(at_r[lo : lo + _BLOCK_ROWS])] = _block(
-                    values[rows_block], flags[rows_block]
-                ).wh
+                at_block = _at(np.array(at_r[lo : lo + _BLOCK_ROWS], dtype=np.int64))
+                received[at_block] = _block(*stored.rows(rows_r[lo : lo + _BLOCK_ROWS])).wh
     done = set(whole)
-    blocks: dict[int, _Block] = {}
+    blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def one_row(row: int) -> _Block:
-        found = blocks.get(row)
+    def one_row(channel_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Wh [t], flags [t]) of one channel."""
+        found = blocks.get(channel_id)
         if found is None:
-            found = blocks[row] = _block(values[row : row + 1], flags[row : row + 1])
+            values, flags = stored.rows([row_of[channel_id]])
+            found = blocks[channel_id] = (_block(values, flags).wh[0], flags[0])
         return found
 
     for k, (_want, parts) in enumerate(members):
@@ -366,18 +365,16 @@ def _grid(
         missing_count = 0
         covered = np.zeros(t, dtype=bool)
         for (delivered_id, _), received_part, lo, hi in parts:
-            window = (matrix.starts >= _to_minutes(lo)) & (matrix.starts < _to_minutes(hi))
+            window = (starts >= _to_minutes(lo)) & (starts < _to_minutes(hi))
             covered |= window
-            row = one_row(row_of[delivered_id])
-            wh = row.wh[0, window]
+            row_wh, row_flags = one_row(delivered_id)
+            wh, flags = row_wh[window], row_flags[window]
             delivered[k, window] += wh
-            missing_count += int((flags[row_of[delivered_id], window] == Quality.MISSING).sum())
+            missing_count += int((flags == Quality.MISSING).sum())
             total_wh += int(np.abs(wh).sum())
-            est_wh += int(
-                np.abs(wh[flags[row_of[delivered_id], window] == Quality.ESTIMATED]).sum()
-            )
+            est_wh += int(np.abs(wh[flags == Quality.ESTIMATED]).sum())
             if received_part is not None:
-                received[k, window] += one_row(row_of[received_part[0]]).wh[0, window]
+                received[k, window] += one_row(received_part[0])[0][window]
         # Intervals of the period no installed meter covered are missing too.
         missing_count += int((~covered).sum())
         estimated[k] = est_wh / total_wh if total_wh else 0.0
@@ -387,7 +384,7 @@ def _grid(
         end_date=end_date,
         interval_minutes=minutes,
         agreement_ids=[want.agreement_id for want, _ in members],
-        starts=matrix.starts,
+        starts=starts,
         delivered_wh=delivered,
         received_wh=received,
         estimated_share=estimated,

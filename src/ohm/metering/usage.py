@@ -14,7 +14,7 @@ one for weekends (Saturday and Sunday).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -162,23 +162,22 @@ def load_many(
     """The current intervals of many channels of one interval length starting in
     ``[start_at, end_at)``, in one query; what was never received is MISSING zeros.
 
-    A caller that read the channels' interval length with the channels (the bill run) passes
-    it and saves the look-up; rows of another length then fail the size check. ``dtype``
-    ``float32`` keeps the values as stored (exact, half the memory of the default float64)."""
+    A caller that read the channels' interval length with the channels passes it and saves
+    the look-up; rows of another length then fail the size check. ``dtype`` ``float32`` keeps
+    the values as stored (exact, half the memory of the default float64)."""
     ids = sorted({int(c) for c in channel_ids})
-    if interval_minutes is not None:
-        return _load_matrix(ids, interval_minutes, start_at, end_at, dtype=dtype)
-    lengths = set(
-        MeterChannel.objects.filter(pk__any=frozenset(ids)).values_list(
-            "interval_minutes", flat=True
+    if interval_minutes is None:
+        lengths = set(
+            MeterChannel.objects.filter(pk__any=frozenset(ids)).values_list(
+                "interval_minutes", flat=True
+            )
         )
-    )
-    minutes = next(iter(lengths)) if len(lengths) == 1 else None
-    if minutes is None:
-        raise ValueError(
-            f"load_many needs interval channels of one length, got {sorted(lengths, key=str)}"
-        )
-    return _load_matrix(ids, minutes, start_at, end_at, dtype=dtype)
+        interval_minutes = next(iter(lengths)) if len(lengths) == 1 else None
+        if interval_minutes is None:
+            raise ValueError(
+                f"load_many needs interval channels of one length, got {sorted(lengths, key=str)}"
+            )
+    return _load_matrix(ids, interval_minutes, start_at, end_at, dtype=dtype)
 
 
 def _load_matrix(
@@ -189,79 +188,125 @@ def _load_matrix(
     *,
     dtype: DTypeLike = np.float64,
 ) -> IntervalMatrix:
-    """One query for every current day row of ``ids`` on the UTC days the window touches,
-    placed into a (channel, interval) matrix with numpy. Raw SQL: a bill run loads millions
-    of day rows, and the ORM's per-row work costs several times the database's."""
-    n = intervals_per_day(minutes)
+    rows = load_rows(ids, start_at, end_at, interval_minutes=minutes)
+    values, flags = rows.rows(range(len(ids)), dtype=dtype)
+    return IntervalMatrix(rows.channel_ids, minutes, rows.starts, values, flags)
+
+
+def load_rows(
+    channel_ids: Sequence[int], start_at: datetime, end_at: datetime, *, interval_minutes: int
+) -> IntervalRows:
+    """Like ``load_many`` for channels of ``interval_minutes`` (``channel_ids`` sorted, no
+    repeats), but the matrix's rows are made on demand (``IntervalRows.rows``), so a bill
+    run's chunk can work through them a block of channels at a time."""
+    ids = [int(c) for c in channel_ids]
+    n = intervals_per_day(interval_minutes)
     first_day = start_at.astimezone(UTC).date()
     last_day = (end_at.astimezone(UTC) - timedelta(microseconds=1)).date()
     days = (last_day - first_day).days + 1
-    value_bytes = n * VALUE_DTYPE.itemsize
-    found = _current_day_groups(ids, first_day, last_day)
-    rows = int(found.counts.sum())
-    stored = np.frombuffer(found.data, dtype=np.uint8)
-    if stored.size != rows * (value_bytes + n * FLAG_DTYPE.itemsize):
-        raise ValueError(f"interval rows of channels {ids[:5]}… are not {n} values long")
-    data = stored.reshape(rows, value_bytes + n)
-    if found.day_numbers is None and np.array_equal(found.channel_ids, ids):
-        # The usual bill-run chunk: every channel has every day, so the rows, in channel and
-        # day order, are the matrix: one copy each, no scatter.
-        whole = data.reshape(len(ids), days, value_bytes + n)
-        values = np.empty((len(ids), days, n), dtype=dtype)
-        values[...] = whole[:, :, :value_bytes].view(VALUE_DTYPE)
-        flags = np.ascontiguousarray(whole[:, :, value_bytes:])
-    else:
-        values = np.zeros((len(ids), days, n), dtype=dtype)
-        flags = np.full((len(ids), days, n), Quality.MISSING, dtype=FLAG_DTYPE)
-        if rows:
-            index = np.repeat(
-                np.searchsorted(np.asarray(ids, dtype=np.int64), found.channel_ids),
-                found.counts,
-            )
-            offsets = (
-                np.tile(np.arange(days), len(found.channel_ids))
-                if found.day_numbers is None
-                else found.day_numbers - day_number(first_day)
-            )
-            values[index, offsets] = data[:, :value_bytes].view(VALUE_DTYPE)
-            flags[index, offsets] = data[:, value_bytes:]
-    flat_values = values.reshape(len(ids), days * n)
-    flat_flags = flags.reshape(len(ids), days * n)
+    found, data, offsets = _current_day_groups(ids, first_day, last_day)
+    data_of: list[bytes | None]
+    offsets_of: list[np.ndarray | None]
+    if np.array_equal(found, ids):
+        data_of, offsets_of = list(data), offsets
+    else:  # channels without rows (or a database that grouped them in another order)
+        data_of, offsets_of = [None] * len(ids), [None] * len(ids)
+        positions = np.searchsorted(np.asarray(ids, dtype=np.int64), found).tolist()
+        for position, one, days_at in zip(positions, data, offsets, strict=True):
+            data_of[position], offsets_of[position] = one, days_at
     base = np.datetime64(datetime.combine(first_day, time.min), "m")
-    starts = base + np.arange(days * n) * np.timedelta64(minutes, "m")
+    starts = base + np.arange(days * n) * np.timedelta64(interval_minutes, "m")
     lo = np.datetime64(start_at.astimezone(UTC).replace(tzinfo=None), "m")
     hi = np.datetime64(end_at.astimezone(UTC).replace(tzinfo=None), "m")
-    # The starts ascend: the window is one slice (views, no copy of the matrix).
+    # The starts ascend: the window is one slice of each row.
     first, stop = np.searchsorted(starts, lo), np.searchsorted(starts, hi)
-    return IntervalMatrix(
+    return IntervalRows(
         np.array(ids, dtype=np.int64),
-        minutes,
+        interval_minutes,
         starts[first:stop],
-        flat_values[:, first:stop],
-        flat_flags[:, first:stop],
+        days,
+        slice(int(first), int(stop)),
+        data_of,
+        offsets_of,
     )
 
 
 @dataclass(frozen=True)
-class _DayRows:
-    """Current day rows of many channels, grouped by channel."""
+class IntervalRows:
+    """Many channels' current day rows as the database sent them: ``rows`` makes the
+    (channel, interval) matrix of any of them, so a caller never needs to hold a whole
+    chunk's matrix (tens of MB, each new one faulted in from the kernel) and works on
+    blocks that stay in the CPU's cache."""
 
-    channel_ids: np.ndarray  # int64 [g]: the channels that have rows
-    counts: np.ndarray  # int64 [g]: day rows of each
-    #: int64 [rows]: each row's day, days since 1970-01-01; None when every channel of
-    #: ``channel_ids`` has every day of the window, in day order.
-    day_numbers: np.ndarray | None
-    #: The rows in that order, each the day's values bytes then its flags bytes.
-    data: bytes
+    channel_ids: np.ndarray  # int64 [k], ascending
+    interval_minutes: int
+    starts: np.ndarray  # datetime64[m], UTC start of each interval of the window [t]
+    days: int  # UTC days the rows span
+    window: slice  # the window's intervals among the days' intervals
+    #: Per channel: its rows' bytes (each day's values, then its flags) or None (no rows).
+    data: list[bytes | None]
+    #: Per channel: each row's day as an offset from the first day, or None when the channel
+    #: has every day, in order.
+    day_offsets: list[np.ndarray | None]
+
+    def rows(
+        self, index: Sequence[int], *, dtype: DTypeLike = np.float32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(values ``dtype`` [r, t], flags uint8 [r, t]) of the channels at ``index``;
+        intervals never received are MISSING zeros."""
+        n = intervals_per_day(self.interval_minutes)
+        value_bytes = n * VALUE_DTYPE.itemsize
+        width = value_bytes + n * FLAG_DTYPE.itemsize
+        picked = [self.data[k] for k in index]
+        offsets = [self.day_offsets[k] for k in index]
+        r = len(picked)
+        full = [i for i in range(r) if picked[i] is not None and offsets[i] is None]
+        if len(full) == r:
+            values = np.empty((r, self.days, n), dtype=dtype)
+            flags = np.empty((r, self.days, n), dtype=FLAG_DTYPE)
+        else:
+            values = np.zeros((r, self.days, n), dtype=dtype)
+            flags = np.full((r, self.days, n), Quality.MISSING, dtype=FLAG_DTYPE)
+        if full:
+            # Channels with every day: their bytes, joined, are their part of the matrix.
+            joined = np.frombuffer(b"".join([picked[i] or b"" for i in full]), dtype=np.uint8)
+            if joined.size != len(full) * self.days * width:
+                raise ValueError(
+                    f"interval rows of channels {self.channel_ids[:5]}… are not {n} values long"
+                )
+            whole = joined.reshape(len(full), self.days, width)
+            at = slice(None) if len(full) == r else full
+            values[at] = whole[:, :, :value_bytes].view(VALUE_DTYPE)
+            flags[at] = whole[:, :, value_bytes:]
+        for i in range(r):
+            one, days_at = picked[i], offsets[i]
+            if one is None or days_at is None:
+                continue
+            some = np.frombuffer(one, dtype=np.uint8)
+            if some.size != len(days_at) * width:
+                raise ValueError(
+                    f"interval rows of channel {self.channel_ids[index[i]]} are not {n} values long"
+                )
+            by_day = some.reshape(len(days_at), width)
+            values[i, days_at] = by_day[:, :value_bytes].view(VALUE_DTYPE)
+            flags[i, days_at] = by_day[:, value_bytes:]
+        return (
+            values.reshape(r, self.days * n)[:, self.window],
+            flags.reshape(r, self.days * n)[:, self.window],
+        )
 
 
-def _current_day_groups(ids: list[int], first_day: date, last_day: date) -> _DayRows:
-    """The current rows of ``ids`` (sorted) on ``[first_day, last_day]``. The database
-    concatenates each channel's days, so a bill run's chunk costs a few thousand Python
-    objects rather than a few per day row (~1.5 µs a row through the driver)."""
-    empty = _DayRows(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), None, b"")
+def _current_day_groups(
+    ids: list[int], first_day: date, last_day: date
+) -> tuple[np.ndarray, list[bytes], list[np.ndarray | None]]:
+    """The current rows of ``ids`` (sorted) on ``[first_day, last_day]``, one group per
+    channel that has any: (channel ids, each one's rows' bytes — each day's values then its
+    flags — and each one's days as offsets from ``first_day``, None when it has every day
+    of the window in order). The database concatenates each channel's days, so a bill run's
+    chunk costs a few thousand Python objects rather than a few per day row (~1.5 µs a row
+    through the driver)."""
     if not ids:
-        return empty
+        return np.zeros(0, dtype=np.int64), [], []
     q = connection.ops.quote_name
     table = q(IntervalDay._meta.db_table)
     params = [
@@ -301,29 +346,26 @@ def _current_day_groups(ids: list[int], first_day: date, last_day: date) -> _Day
         wanted = set(ids)
         fetched = [row for row in fetched if row[0] in wanted]
     if not fetched:
-        return empty
+        return np.zeros(0, dtype=np.int64), [], []
     channel_col, day_col, data_col = zip(*fetched, strict=True)
     channel_ids = np.array(channel_col, dtype=np.int64)
+    first = day_number(first_day)
     window = (last_day - first_day).days + 1
+    offsets: list[np.ndarray | None]
     if raw is not None:
-        # A channel's day text is ten bytes a row; one with every day matches ``expected``.
-        counts = np.fromiter((len(d) for d in day_col), dtype=np.int64, count=len(day_col)) // 10
         expected = b"".join(
             (first_day + timedelta(days=k)).isoformat().encode() for k in range(window)
         )
-        if all(d == expected for d in day_col):
-            return _DayRows(channel_ids, counts, None, b"".join(data_col))
-        day_numbers = (
-            np.frombuffer(b"".join(day_col), dtype="S10").astype("datetime64[D]").astype(np.int64)
-        )
-        return _DayRows(channel_ids, counts, day_numbers, b"".join(data_col))
-    counts = np.fromiter((len(d) for d in day_col), dtype=np.int64, count=len(day_col))
-    if (counts == window).all():  # one current row a channel and day: every day, in order
-        return _DayRows(channel_ids, counts, None, b"".join(bytes(d) for d in data_col))
-    day_numbers = np.fromiter(
-        (d for days in day_col for d in days), dtype=np.int64, count=int(counts.sum())
-    )
-    return _DayRows(channel_ids, counts, day_numbers, b"".join(bytes(d) for d in data_col))
+        offsets = [
+            None
+            if days == expected
+            else np.frombuffer(days, dtype="S10").astype("datetime64[D]").astype(np.int64) - first
+            for days in day_col
+        ]
+        return channel_ids, list(data_col), offsets
+    every_day = list(range(first, first + window))
+    offsets = [None if days == every_day else np.array(days) - first for days in day_col]
+    return channel_ids, [bytes(d) for d in data_col], offsets
 
 
 def list_usage_channels(
