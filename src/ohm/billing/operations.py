@@ -1105,14 +1105,7 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
     PostgreSQL. Values are put in database form here, once per distinct date, rather than
     field by field through model instances."""
     ops = connection.ops
-    dates: dict[date, object] = {}
-
-    def day(value: date):
-        found = dates.get(value)
-        if found is None:
-            found = dates[value] = ops.adapt_datefield_value(value)
-        return found
-
+    day = _DatabaseDates(ops.adapt_datefield_value)
     at_db = ops.adapt_datetimefield_value(at)
     issued, held = Bill.Status.ISSUED.value, Bill.Status.HELD.value
     email, mail = Bill.Delivery.EMAIL.value, Bill.Delivery.PRINT.value
@@ -1127,10 +1120,10 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
                 d.account_id,
                 cycle,
                 held if d.exceptions else issued,
-                day(d.bill_date),
-                day(d.due_date),
-                day(d.start_date),
-                day(d.end_date),
+                day[d.bill_date],
+                day[d.due_date],
+                day[d.start_date],
+                day[d.end_date],
                 s.previous_balance_cents,
                 s.payments_cents,
                 s.adjustments_cents,
@@ -1164,8 +1157,8 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
             s.agreement_id,
             s.rate_code,
             s.versions_json,
-            day(s.start_date),
-            day(s.end_date),
+            day[s.start_date],
+            day[s.end_date],
             s.days,
             s.usage_wh,
             s.received_wh,
@@ -1180,6 +1173,18 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
         for s in d.segments
     ]
     bulk.insert_rows(BillSegment._meta.db_table, SEGMENT_COLUMNS, segment_rows)
+
+
+class _DatabaseDates(dict):
+    """Dates in database form, each distinct date adapted once (a chunk's rows share a few)."""
+
+    def __init__(self, adapt: Callable[[date], object]) -> None:
+        super().__init__()
+        self._adapt = adapt
+
+    def __missing__(self, value: date) -> object:
+        found = self[value] = self._adapt(value)
+        return found
 
 
 def _lines_by_bill(bills: list[Bill]) -> list[tuple[Bill, list[tuple[int, list[BillLine]]]]]:
