@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 
 from ohm.billing import calendar
+from ohm.core import fields
 
 
 class BillCycle(models.Model):
@@ -70,6 +71,9 @@ class BillExceptionRule(models.Model):
 
 
 class Bill(models.Model):
+    """One account's bill for one period. Bills are cancelled, discarded or replaced by a
+    rebill, never deleted (every reference to one is ``PROTECT``)."""
+
     class Status(models.TextChoices):
         HELD = "held", "Held for review"
         ISSUED = "issued", "Issued"
@@ -80,9 +84,12 @@ class Bill(models.Model):
         EMAIL = "email", "E-bill (paperless)"
         PRINT = "print", "Printed and mailed"
 
+    # Never deleted, so a rowid key: no AUTOINCREMENT bookkeeping on SQLite (ADR 0006), and
+    # ``max(id) + 1`` is still the next id (``operations._reserve_ids``).
+    id = fields.RowidPrimaryKey(primary_key=True)
     number = models.CharField(max_length=20, unique=True)
     # Indexes cost every row a bill run writes: the account's bills are found through the
-    # (account, status, end_date) index, so the foreign keys below that nobody searches by
+    # (account, end_date, …) unique index below, so the foreign keys that nobody searches by
     # carry none of their own.
     account = models.ForeignKey(
         "customers.Account", on_delete=models.PROTECT, related_name="bills", db_index=False
@@ -106,10 +113,14 @@ class Bill(models.Model):
     )
     is_first = models.BooleanField(default=False)
     is_final = models.BooleanField(default=False)
-    exceptions = models.JSONField(
+    # Written only by billing (``operations._write``, with ``json.dumps``); read by the
+    # console, presentment and the held-bill work item: no JSON CHECK on SQLite (ADR 0006).
+    exceptions = fields.UncheckedJSONField(
         default=list, blank=True, help_text="[{code, message}] found before issuing"
     )
-    messages = models.JSONField(default=list, blank=True, help_text="[{code, text}] printed")
+    messages = fields.UncheckedJSONField(
+        default=list, blank=True, help_text="[{code, text}] printed"
+    )
     language = models.CharField(max_length=5, default="en")
     delivery = models.CharField(max_length=5, choices=Delivery.choices, default=Delivery.PRINT)
     entry_key = models.CharField(
@@ -131,11 +142,25 @@ class Bill(models.Model):
         related_name="+",
         db_index=False,
     )
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    # At most one rebill per bill: a partial unique index (``bill_replaced_once``), so the
+    # bills that replace nothing (nearly all) cost no index entry.
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        db_index=False,
     )
+    # Which run wrote it; nothing searches bills by run (the period's bills are found by
+    # cycle and end date), and runs are never deleted.
     run = models.ForeignKey(
-        "core.BatchRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "core.BatchRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     work_item_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
@@ -160,15 +185,28 @@ class Bill(models.Model):
         constraints = [
             # A period of an account is billed once: the bill run's exactly-once guarantee
             # holds in the database too. A rebill comes after the original is cancelled.
+            # The third key is TRUE for a live bill and NULL otherwise (NULLs never collide),
+            # so any number of cancelled bills may share the period. Not a partial index on
+            # purpose: this one index is also how an account's bills are found (by account,
+            # then end date) — a partial one would serve only queries that repeat its
+            # condition, and a second index on the account would cost every bill written.
             models.UniqueConstraint(
-                fields=["account", "end_date"],
-                condition=Q(status__in=["held", "issued"]),
+                F("account"),
+                F("end_date"),
+                Case(When(status__in=["held", "issued"], then=Value(True)), default=None),
                 name="one_live_bill_per_account_period",
+            ),
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=Q(replaces__isnull=False),
+                name="bill_replaced_once",
             ),
         ]
         indexes = [
-            models.Index(fields=["account", "status", "end_date"], name="bill_account_status"),
-            models.Index(fields=["status", "cycle"], name="bill_status_cycle"),
+            # A period's bills (delivery): end date first, so a run's bills go at the end.
+            models.Index(fields=["end_date", "cycle"], name="bill_period"),
+            # The held-bill queue and its counts per cycle; issued bills cost nothing.
+            models.Index(fields=["cycle"], condition=Q(status="held"), name="bill_held"),
         ]
         permissions = [
             ("run_bills", "Run bill cycles"),
@@ -194,6 +232,7 @@ class Bill(models.Model):
 class BillSegment(models.Model):
     """One service agreement's part of a bill, with the determinants it was rated on."""
 
+    id = fields.RowidPrimaryKey(primary_key=True)  # never deleted, like its bill
     bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="segments")
     agreement = models.ForeignKey(  # searched through the (agreement, end_date) index
         "agreements.ServiceAgreement",
@@ -202,7 +241,10 @@ class BillSegment(models.Model):
         db_index=False,
     )
     rate_code = models.CharField(max_length=20)
-    rate_versions = models.JSONField(
+    # With ``determinants``: written only by billing (``operations._write``, the JSON text
+    # made when the segment was rated); read by the console, ``queries.facts`` and rebills:
+    # no JSON CHECK on SQLite (ADR 0006).
+    rate_versions = fields.UncheckedJSONField(
         default=list, help_text="[{id, number, start, end}] versions that priced the days"
     )
     start_date = models.DateField()
@@ -214,7 +256,7 @@ class BillSegment(models.Model):
     max_demand_w = models.BigIntegerField(default=0, help_text="Highest interval-average W")
     estimated_share = models.FloatField(default=0)
     missing_share = models.FloatField(default=0)
-    determinants = models.JSONField(
+    determinants = fields.UncheckedJSONField(
         default=dict,
         help_text="Detail: Wh per TOU period, demand W per period, tiers, interval minutes",
     )

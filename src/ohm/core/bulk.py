@@ -4,7 +4,9 @@ builds SQL per batch; values must already be in database form (ints, str, bytes,
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from django.db import connection
 
@@ -14,29 +16,93 @@ CHUNK = 20_000
 def insert_rows(
     table: str, columns: Sequence[str], rows: Iterable[Sequence], *, chunk: int = CHUNK
 ) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order) into ``table``; returns how many."""
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table``; returns how many.
+
+    On SQLite a column whose value is the same in every row of a chunk (a bill run's dates,
+    cycle, run, creator…) is written into the statement as a literal (``sql_literal``), so
+    each row binds only the values that differ: the driver spends about 500 instructions
+    binding one value (ADR 0006)."""
     quoted_table = connection.ops.quote_name(table)
-    column_list = ", ".join(connection.ops.quote_name(c) for c in columns)
+    quoted_columns = [connection.ops.quote_name(c) for c in columns]
     count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            column_list = ", ".join(quoted_columns)
             with cursor.cursor.copy(f"COPY {quoted_table} ({column_list}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
                     count += 1
             return count
-        sql = f"INSERT INTO {quoted_table} ({column_list}) VALUES ({', '.join(['%s'] * len(columns))})"
         batch: list[Sequence] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= chunk:
-                cursor.executemany(sql, batch)
+                _insert_batch(cursor, quoted_table, quoted_columns, batch)
                 count += len(batch)
                 batch = []
         if batch:
-            cursor.executemany(sql, batch)
+            _insert_batch(cursor, quoted_table, quoted_columns, batch)
             count += len(batch)
     return count
+
+
+def _insert_batch(cursor, table: str, columns: list[str], rows: list[Sequence]) -> None:
+    """One SQLite INSERT over ``rows``, the chunk's shared values as literals."""
+    slots: list[str] = []
+    bound: list[int] = []  # the columns left to bind, by position
+    for j, values in enumerate(zip(*rows, strict=True)):
+        first = values[0]
+        literal = sql_literal(first)
+        if (
+            literal is not None
+            and values.count(first) == len(values)
+            # 1 == 1.0 == True: an equal value of another type would be stored differently.
+            and (first.__class__ is str or len(set(map(type, values))) == 1)
+        ):
+            slots.append(literal)
+        else:
+            slots.append("?")
+            bound.append(j)
+    if len(bound) > 1:
+        params: list = list(map(itemgetter(*bound), rows))
+    elif bound:
+        params = [(row[bound[0]],) for row in rows]
+    else:
+        params = [()] * len(rows)
+    executemany(
+        cursor,
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(slots)})",
+        params,
+    )
+
+
+def sql_literal(value) -> str | None:
+    """``value`` as an SQLite literal, or None when it must be bound as a parameter.
+
+    SQLite string literals have one escape, a doubled quote; a NUL cannot appear in the
+    statement text, so a string holding one is bound instead (as is anything not an exact
+    ``int``, ``bool`` or ``str``: floats, bytes, numpy scalars). A bool is the integer the
+    driver would bind for it."""
+    if value is None:
+        return "NULL"
+    if value.__class__ is int:
+        return str(value)
+    if value.__class__ is str and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    if value.__class__ is bool:
+        return "1" if value else "0"
+    return None
+
+
+def executemany(cursor, sql: str, rows: Sequence[Sequence]) -> None:
+    """SQLite's ``executemany`` straight on the ``sqlite3`` driver, with Django's error
+    classes. ``sql`` uses ``?`` placeholders.
+
+    Past Django's cursor wrappers, which would rewrite the statement's ``%`` signs (a literal
+    may hold one) and copy the rows through ``tee``; so Django's query logging and
+    ``assertNumQueries`` do not see it."""
+    with connection.wrap_database_errors:
+        sqlite3.Cursor.executemany(cursor.cursor, sql, rows)
 
 
 def insert_instances(model, instances: Sequence) -> int:

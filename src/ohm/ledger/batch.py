@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -42,6 +41,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from ohm.core import audit
+from ohm.core.bulk import executemany, sql_literal
 from ohm.ledger.models import RECEIVABLES, Category
 from ohm.ledger.operations import (
     EntryNotBalanced,
@@ -151,30 +151,6 @@ class Same:
         self.value = value
 
 
-def sql_literal(value) -> str | None:
-    """``value`` as an SQLite literal, or None when it must be bound as a parameter.
-
-    SQLite string literals have one escape, a doubled quote; a NUL cannot appear in the
-    statement text, so a string holding one is bound instead (as is anything not an exact
-    ``int`` or ``str``: floats, bytes, numpy scalars)."""
-    if value is None:
-        return "NULL"
-    if value.__class__ is int:
-        return str(value)
-    if value.__class__ is str and "\x00" not in value:
-        return "'" + value.replace("'", "''") + "'"
-    return None
-
-
-def _executemany(cursor, sql: str, rows: list[tuple]) -> None:
-    """``executemany`` straight on the ``sqlite3`` driver, with Django's error classes.
-
-    Past Django's cursor wrappers, which would rewrite every row's parameters and the
-    statement's ``%`` signs (a literal may hold one) and copy the rows through ``tee``."""
-    with connection.wrap_database_errors:
-        sqlite3.Cursor.executemany(cursor.cursor, sql, rows)
-
-
 class _Writer:
     """Row values in the form each database takes fastest."""
 
@@ -217,7 +193,7 @@ class _Writer:
                         copy.write_row(row)
             else:
                 placeholders = ", ".join(["?"] * len(columns))
-                _executemany(
+                executemany(
                     cursor,
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
                     rows,
@@ -251,7 +227,7 @@ class _Writer:
                 bound.append(itertools.repeat(values.value) if isinstance(values, Same) else values)
         rows = list(zip(*bound, strict=False))  # the repeats are endless; the lists all n long
         with connection.cursor() as cursor:
-            _executemany(
+            executemany(
                 cursor,
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(slots)})",
                 rows,

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ohm.core import fields
 from ohm.ledger.lines import Line, join
 
 RECEIVABLES = "receivables"
@@ -86,36 +87,13 @@ class AccountingPeriod(models.Model):
         return f"{self.year}-{self.month:02d} ({self.status})"
 
 
-class JournalId(models.BigAutoField):
-    """The journal's primary key: on SQLite a plain ``INTEGER PRIMARY KEY`` (the rowid),
-    without ``AUTOINCREMENT``.
-
-    ``AUTOINCREMENT`` only promises that ids of deleted rows are never reused, which the
-    append-only triggers already guarantee (nothing is deleted), and it costs every INSERT
-    statement a read and a write of ``sqlite_sequence`` — measured with callgrind, 17,000 of
-    SQLite's 44,000 instructions per batch-posted entry (ADR 0006). PostgreSQL keeps its
-    identity column.
-    """
-
-    def db_type_suffix(self, connection):
-        if connection.vendor == "sqlite":
-            return None
-        return super().db_type_suffix(connection)
-
-
-class LinesField(models.JSONField):
-    """``other_lines``: JSON, without the ``JSON_VALID`` CHECK Django adds on SQLite.
-
-    Only the ledger writes it (the ORM's JSON encoder, or the batch's templates in
-    ``ohm.ledger.batch``); ``check_books`` reads every row back through ``json_each``, which
-    refuses malformed JSON. The CHECK cost every batch-posted row a JSON parse (ADR 0006).
-    On PostgreSQL the column stays ``jsonb``, which parses what it stores.
-    """
-
-    def db_check(self, connection):
-        if connection.vendor == "sqlite":
-            return None
-        return super().db_check(connection)
+# The journal's primary key and ``other_lines`` (ADR 0006). On SQLite: no ``AUTOINCREMENT``
+# (the append-only triggers guarantee nothing is deleted) and no ``JSON_VALID`` CHECK (only the
+# ledger writes ``other_lines``, through the ORM's JSON encoder or the batch's templates in
+# ``ohm.ledger.batch``; ``check_books`` reads every row back through ``json_each``, which
+# refuses malformed JSON). The names stay: migration 0006 refers to them.
+JournalId = fields.RowidPrimaryKey
+LinesField = fields.UncheckedJSONField
 
 
 class Category(models.TextChoices):

@@ -10,7 +10,15 @@ from django.db import connection
 from django.db.models import Sum
 
 from ohm.ledger.aging import Aging, ReceivableLine, age
-from ohm.ledger.models import RECEIVABLES, Category, GLAccount, GLTotal, JournalEntry, Receivable
+from ohm.ledger.models import (
+    RECEIVABLES,
+    Category,
+    GLAccount,
+    GLTotal,
+    JournalEntry,
+    Receivable,
+    ReceivableExtra,
+)
 
 
 def receivables_account() -> GLAccount:
@@ -309,7 +317,14 @@ def list_account_activity(
 ) -> dict[int, Activity]:
     """For many accounts at once (a bill run's chunk): account id → (balance before its
     window's start, receivable cents per entry kind in ``[start, end]``). A ``None`` start
-    means from the beginning. The same figures as ``list_statement``, in two queries."""
+    means from the beginning. The same figures as ``list_statement``, in one query.
+
+    The query reads the two tables under the ``ledger_receivable`` view (inline lines, then
+    ``ReceivableExtra``) rather than the view itself: SQLite cannot push a join's condition
+    into a UNION ALL view, so joined to the windows the view is materialized whole — every
+    receivable line of the ledger, for every chunk. Each branch here is one index search per
+    account: its lines up to the window's end (as ``list_statement`` reads them), those before
+    the start summed as the opening balance (kind NULL), the rest by kind."""
     if not windows:
         return {}
     day = connection.ops.adapt_datefield_value
@@ -317,34 +332,40 @@ def list_account_activity(
     starts = [day(start) if start is not None else None for start, _ in windows.values()]
     ends = [day(end) for _, end in windows.values()]
     if connection.vendor == "postgresql":
-        table = "(SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS w(account_id, start, stop))"
+        table = "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS w(account_id, start, stop)"
         params: list = [ids, starts, ends]
     else:
         table = (
-            "(SELECT json_extract(value, '$[0]') AS account_id, json_extract(value, '$[1]') AS start,"
-            " json_extract(value, '$[2]') AS stop FROM json_each(%s))"
+            "SELECT json_extract(value, '$[0]') AS account_id, json_extract(value, '$[1]') AS start,"
+            " json_extract(value, '$[2]') AS stop FROM json_each(%s)"
         )
         params = [json.dumps([[a, s, e] for a, s, e in zip(ids, starts, ends, strict=True)])]
-    result = {account_id: Activity(0, {}) for account_id in ids}
+    journal, extras = JournalEntry._meta.db_table, ReceivableExtra._meta.db_table
+    opening: dict[int, int] = {}
+    kinds: dict[int, dict[str, int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT r.account_id, SUM(r.amount_cents) FROM {_RECEIVABLE} r "
-            f"JOIN {table} w ON r.account_id = w.account_id "
-            "WHERE w.start IS NOT NULL AND r.effective_date < w.start GROUP BY r.account_id",
+            f"WITH w AS ({table}) "
+            "SELECT w.account_id, CASE WHEN e.effective_date < w.start THEN NULL ELSE e.kind END,"
+            " SUM(e.receivable_cents) "
+            f"FROM w JOIN {journal} e ON e.account_id = w.account_id AND e.effective_date <= w.stop "
+            "GROUP BY 1, 2 "
+            "UNION ALL "
+            "SELECT w.account_id, CASE WHEN x.effective_date < w.start THEN NULL ELSE e.kind END,"
+            " SUM(x.amount_cents) "
+            f"FROM w JOIN {extras} x ON x.account_id = w.account_id AND x.effective_date <= w.stop "
+            f"JOIN {journal} e ON e.id = x.entry_id "
+            "GROUP BY 1, 2",
             params,
         )
-        opening = {int(account_id): int(total) for account_id, total in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT r.account_id, e.kind, SUM(r.amount_cents) FROM {_RECEIVABLE} r "
-            f"JOIN {table} w ON r.account_id = w.account_id "
-            f"JOIN {JournalEntry._meta.db_table} e ON e.id = r.entry_id "
-            "WHERE (w.start IS NULL OR r.effective_date >= w.start) AND r.effective_date <= w.stop "
-            "GROUP BY r.account_id, e.kind",
-            params,
-        )
-        kinds: dict[int, dict[str, int]] = {}
         for account_id, kind, total in cursor.fetchall():
-            kinds.setdefault(int(account_id), {})[kind] = int(total)
-    for account_id in ids:
-        result[account_id] = Activity(opening.get(account_id, 0), kinds.get(account_id, {}))
-    return result
+            account_id, total = int(account_id), int(total)
+            if kind is None:
+                opening[account_id] = opening.get(account_id, 0) + total
+            else:
+                mine = kinds.setdefault(account_id, {})
+                mine[kind] = mine.get(kind, 0) + total
+    return {
+        account_id: Activity(opening.get(account_id, 0), kinds.get(account_id, {}))
+        for account_id in ids
+    }
