@@ -50,15 +50,19 @@ def _insert_batch(cursor, table: str, columns: list[str], rows: list[Sequence]) 
     """One SQLite INSERT over ``rows``, the chunk's shared values as literals."""
     slots: list[str] = []
     bound: list[int] = []  # the columns left to bind, by position
-    for j, values in enumerate(zip(*rows, strict=True)):
-        first = values[0]
-        literal = sql_literal(first)
-        if (
-            literal is not None
-            and values.count(first) == len(values)
-            # 1 == 1.0 == True: an equal value of another type would be stored differently.
-            and (first.__class__ is str or len(set(map(type, values))) == 1)
-        ):
+    first, middle, last = rows[0], rows[len(rows) // 2], rows[-1]
+    for j, value in enumerate(first):
+        # Most columns that vary differ already between these three rows.
+        literal = sql_literal(value) if middle[j] == value and last[j] == value else None
+        if literal is not None:
+            values = list(map(itemgetter(j), rows))
+            if values.count(value) != len(values) or (
+                # 1 == 1.0 == True: an equal value of another type would be stored differently.
+                value.__class__ in (int, bool)
+                and list(map(type, values)).count(value.__class__) != len(values)
+            ):
+                literal = None
+        if literal is not None:
             slots.append(literal)
         else:
             slots.append("?")
