@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Sum
@@ -304,9 +305,9 @@ def entry_touches_account(entry: JournalEntry, *, account_id: int) -> bool:
     return Receivable.objects.filter(entry=entry, account_id=account_id).exists()
 
 
-@dataclass(frozen=True)
-class Activity:
-    """A customer's balance before a window and what each kind of entry did within it."""
+class Activity(NamedTuple):
+    """A customer's balance before a window and what each kind of entry did within it (a
+    tuple: a bill run makes one per bill)."""
 
     opening_cents: int
     by_kind: dict[str, int]
@@ -327,10 +328,11 @@ def list_account_activity(
     the start summed as the opening balance (kind NULL), the rest by kind."""
     if not windows:
         return {}
-    day = connection.ops.adapt_datefield_value
     ids = list(windows)
-    starts = [day(start) if start is not None else None for start, _ in windows.values()]
-    ends = [day(end) for _, end in windows.values()]
+    first_days, last_days = zip(*windows.values(), strict=True)
+    # Each distinct date in database form once (a chunk's windows share a few).
+    day = {on: connection.ops.adapt_datefield_value(on) for on in {*first_days, *last_days}}
+    starts, ends = list(map(day.__getitem__, first_days)), list(map(day.__getitem__, last_days))
     if connection.vendor == "postgresql":
         table = "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS w(account_id, start, stop)"
         params: list = [ids, starts, ends]
