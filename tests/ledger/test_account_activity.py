@@ -27,7 +27,9 @@ def post(account, key, kind, cents, on):
 
 
 @pytest.mark.django_db
-def test_opening_balance_and_kinds_match_the_statement():
+@pytest.mark.parametrize("groups", [queries.WINDOW_GROUPS, 0], ids=["by-window", "each-account"])
+def test_opening_balance_and_kinds_match_the_statement(monkeypatch, groups):
+    monkeypatch.setattr(queries, "WINDOW_GROUPS", groups)
     first, second, quiet = make_account(), make_account(), make_account()
     post(first, "b1", "bill", 10_000, date(2026, 1, 5))
     post(first, "p1", "payment", -4_000, date(2026, 1, 20))

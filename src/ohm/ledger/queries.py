@@ -305,6 +305,11 @@ def entry_touches_account(entry: JournalEntry, *, account_id: int) -> bool:
     return Receivable.objects.filter(entry=entry, account_id=account_id).exists()
 
 
+# Up to this many distinct windows, the SQLite query lists each window's accounts apart
+# (a plain JSON list of ids each), rather than every account with its window.
+WINDOW_GROUPS = 8
+
+
 class Activity(NamedTuple):
     """A customer's balance before a window and what each kind of entry did within it (a
     tuple: a bill run makes one per bill)."""
@@ -329,19 +334,39 @@ def list_account_activity(
     if not windows:
         return {}
     ids = list(windows)
-    first_days, last_days = zip(*windows.values(), strict=True)
     # Each distinct date in database form once (a chunk's windows share a few).
-    day = {on: connection.ops.adapt_datefield_value(on) for on in {*first_days, *last_days}}
-    starts, ends = list(map(day.__getitem__, first_days)), list(map(day.__getitem__, last_days))
+    day = {
+        on: connection.ops.adapt_datefield_value(on)
+        for pair in set(windows.values())
+        for on in pair
+    }
     if connection.vendor == "postgresql":
+        first_days, last_days = zip(*windows.values(), strict=True)
         table = "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS w(account_id, start, stop)"
-        params: list = [ids, starts, ends]
+        params: list = [
+            ids,
+            list(map(day.__getitem__, first_days)),
+            list(map(day.__getitem__, last_days)),
+        ]
     else:
-        table = (
-            "SELECT json_extract(value, '$[0]') AS account_id, json_extract(value, '$[1]') AS start,"
-            " json_extract(value, '$[2]') AS stop FROM json_each(%s)"
-        )
-        params = [json.dumps([[a, s, e] for a, s, e in zip(ids, starts, ends, strict=True)])]
+        by_window: dict[tuple, list[int]] = {}
+        for account_id, window in windows.items():
+            by_window.setdefault(window, []).append(account_id)
+        if len(by_window) <= WINDOW_GROUPS:
+            # The usual chunk: a few distinct windows, each with a plain list of accounts.
+            table = " UNION ALL ".join(
+                ["SELECT value AS account_id, %s AS start, %s AS stop FROM json_each(%s)"]
+                * len(by_window)
+            )
+            params = []
+            for (start, end), accounts in by_window.items():
+                params += [day[start], day[end], json.dumps(accounts)]
+        else:
+            table = (
+                "SELECT json_extract(value, '$[0]') AS account_id, json_extract(value, '$[1]') AS start,"
+                " json_extract(value, '$[2]') AS stop FROM json_each(%s)"
+            )
+            params = [json.dumps([[a, day[s], day[e]] for a, (s, e) in windows.items()])]
     journal, extras = JournalEntry._meta.db_table, ReceivableExtra._meta.db_table
     opening: dict[int, int] = {}
     kinds: dict[int, dict[str, int]] = {}
