@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from ohm.core.lookups import any_of_sql, ids_sql
+from ohm.core.lookups import Ids, any_of_sql, ids_sql
 from ohm.customers.models import Account
 from tests.factories import make_account
 
@@ -17,7 +17,7 @@ def accounts():
 class TestAnyLookup:
     def test_finds_exactly_the_listed_ids_from_a_set_or_a_list(self, accounts):
         wanted = [accounts[0].pk, accounts[3].pk]
-        for given in (frozenset(wanted), set(wanted), wanted, tuple(wanted)):
+        for given in (Ids(wanted), frozenset(wanted), set(wanted), wanted, tuple(wanted)):
             found = Account.objects.filter(pk__any=given).values_list("pk", flat=True)
             assert sorted(found) == sorted(wanted)
 
@@ -29,6 +29,29 @@ class TestAnyLookup:
             list(Account.objects.filter(pk__any=["seven"]))
         with pytest.raises(TypeError, match="list of integers"):
             list(Account.objects.filter(pk__any="12"))
+
+    def test_ids_on_a_foreign_key_are_one_value_django_does_not_look_into(
+        self, accounts, monkeypatch
+    ):
+        from django.db.models.sql.query import Query
+
+        from ohm.agreements.models import ServiceAgreement
+
+        looked_at = []
+        check = Query.check_query_object_type
+        monkeypatch.setattr(
+            Query,
+            "check_query_object_type",
+            lambda self, value, *a: looked_at.append(value) or check(self, value, *a),
+        )
+        ids = [a.pk for a in accounts]
+        list(ServiceAgreement.objects.filter(account_id__any=Ids(ids)))
+        assert looked_at == []
+        list(ServiceAgreement.objects.filter(account_id__any=frozenset(ids)))
+        assert sorted(looked_at) == sorted(ids)  # what Ids saves: one check per id
+        assert Ids([3, 1, 3]).values == [1, 3]
+        with pytest.raises(TypeError, match="integers"):
+            Ids(["x"])
 
     def test_sends_the_list_as_one_parameter(self, accounts):
         query = Account.objects.filter(pk__any=frozenset(a.pk for a in accounts)).query

@@ -35,6 +35,7 @@ from ohm.billing.determinants import Grid, Want, load_determinants
 from ohm.billing.models import Bill, BillExceptionRule, BillLine, BillSegment, decode_lines
 from ohm.core import audit, bulk, identifiers
 from ohm.core.localtime import localdate, utility_zone
+from ohm.core.lookups import Ids
 from ohm.customers.models import Account
 from ohm.ledger import operations as ledger
 from ohm.ledger.batch import EntryColumns, Slot, post_columns, post_entries_batch
@@ -194,7 +195,7 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
     return [
         dict(row)
         for row in ServiceAgreement.objects.filter(
-            account_id__any=frozenset(account_ids), start_date__lt=read_date
+            account_id__any=Ids(account_ids), start_date__lt=read_date
         )
         .exclude(status__in=[ServiceAgreement.Status.CANCELLED])
         .values(
@@ -216,7 +217,7 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
 def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
     return dict(
         BillSegment.objects.filter(
-            agreement_id__any=frozenset(agreement_ids),
+            agreement_id__any=Ids(agreement_ids),
             bill__status__in=[Bill.Status.HELD, Bill.Status.ISSUED],
         )
         .values("agreement_id")
@@ -228,7 +229,7 @@ def _billed_through(agreement_ids: list[int]) -> dict[int, date]:
 def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.History]:
     usage: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for account_id, wh, days in BillSegment.objects.filter(
-        bill__account_id__any=frozenset(account_ids),
+        bill__account_id__any=Ids(account_ids),
         bill__status=Bill.Status.ISSUED,
         end_date__gt=read_date - timedelta(days=365),
         end_date__lte=read_date,
@@ -238,7 +239,7 @@ def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.H
     streaks: dict[int, int] = {}
     for account_id, streak in (
         Bill.objects.filter(
-            account_id__any=frozenset(account_ids),
+            account_id__any=Ids(account_ids),
             status=Bill.Status.ISSUED,
             end_date__lte=read_date,
         )
@@ -254,7 +255,7 @@ def _history(account_ids: Sequence[int], read_date: date) -> dict[int, compose.H
 
 def _previous_bill_dates(account_ids: Sequence[int]) -> dict[int, date]:
     return dict(
-        Bill.objects.filter(account_id__any=frozenset(account_ids), status=Bill.Status.ISSUED)
+        Bill.objects.filter(account_id__any=Ids(account_ids), status=Bill.Status.ISSUED)
         .values("account_id")
         .annotate(last=Max("bill_date"))
         .values_list("account_id", "last")
@@ -435,7 +436,7 @@ class IssueResult:
     @cached_property
     def bills(self) -> list[Bill]:
         """The bills written, read back (a run writes rows, not model instances)."""
-        return list(Bill.objects.filter(pk__any=frozenset(self.bill_ids)).order_by("pk"))
+        return list(Bill.objects.filter(pk__any=Ids(self.bill_ids)).order_by("pk"))
 
 
 class SealedSegment(NamedTuple):
@@ -571,7 +572,7 @@ def prepare_bills(
     the exception checks. Writes nothing."""
     accounts = {
         a["id"]: a
-        for a in Account.objects.filter(pk__any=frozenset(account_ids)).values(
+        for a in Account.objects.filter(pk__any=Ids(account_ids)).values(
             "id", "number", "language", "paperless", "medical_baseline", "status"
         )
     }

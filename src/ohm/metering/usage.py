@@ -24,7 +24,7 @@ from django.db.models import Q
 from numpy.typing import DTypeLike
 
 from ohm.core.localtime import utility_zone
-from ohm.core.lookups import ids_sql
+from ohm.core.lookups import Ids, ids_sql
 from ohm.metering.models import IntervalDay, Meter, MeterChannel, MeterInstallation, Quality
 from ohm.metering.store import (
     FLAG_DTYPE,
@@ -168,9 +168,7 @@ def load_many(
     ids = sorted({int(c) for c in channel_ids})
     if interval_minutes is None:
         lengths = set(
-            MeterChannel.objects.filter(pk__any=frozenset(ids)).values_list(
-                "interval_minutes", flat=True
-            )
+            MeterChannel.objects.filter(pk__any=Ids(ids)).values_list("interval_minutes", flat=True)
         )
         interval_minutes = next(iter(lengths)) if len(lengths) == 1 else None
         if interval_minutes is None:
