@@ -930,15 +930,16 @@ def _post_entries(drafts: list[_Draft], *, actor, at: datetime, source: str) -> 
             specs.append(spec)
     if uniform:
         roles = sorted({role for _, by_role, _ in uniform for role in by_role})
-        column_of = {role: j + 1 for j, role in enumerate(roles)}
-        amounts = np.zeros((len(uniform), len(roles) + 1), dtype=np.int64)
+        # One row a bill: the receivable debit, then each role's credit (0 where it has none).
+        amounts = np.array(
+            [
+                [charges, *(by_role.get(role, 0) for role in roles)]
+                for _, by_role, charges in uniform
+            ],
+            dtype=np.int64,
+        ).reshape(len(uniform), len(roles) + 1)
         descriptions: dict[tuple[str, date, date], str] = {}
-        texts = []
-        for i, (d, by_role, charges) in enumerate(uniform):
-            amounts[i, 0] = charges
-            for role, cents in by_role.items():
-                amounts[i, column_of[role]] = cents
-            texts.append(_entry_description(d, descriptions))
+        texts = [_entry_description(d, descriptions) for d, _, _ in uniform]
         post_columns(
             EntryColumns(
                 kind="bill",
