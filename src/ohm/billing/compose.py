@@ -7,7 +7,7 @@ rule), and a bill's new charges are the sum of its lines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -402,7 +402,7 @@ PAYMENT_KINDS = frozenset(
 def summarize(
     *,
     opening_cents: int,
-    activity: Sequence[tuple[str, int]],
+    activity: Iterable[tuple[str, int]],
     new_charges_cents: int,
 ) -> Summary:
     """The account summary: the balance after the last bill, then what happened since by

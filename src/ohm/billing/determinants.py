@@ -70,7 +70,7 @@ class Grid:
         return periods, first, index[first]
 
     def wh_by_period(
-        self, schedule: TouSchedule, rows: np.ndarray | None = None
+        self, schedule: TouSchedule, rows: np.ndarray | slice | None = None
     ) -> tuple[list[int], np.ndarray]:
         """Delivered Wh per TOU period of ``schedule`` (local time): (periods, [n, P]), for
         every agreement or those at ``rows``. Integer sums: each run of intervals in one
@@ -87,7 +87,7 @@ class Grid:
         return periods, out
 
     def demand_by_period(
-        self, schedule: TouSchedule, rows: np.ndarray | None = None
+        self, schedule: TouSchedule, rows: np.ndarray | slice | None = None
     ) -> tuple[list[int], np.ndarray]:
         """Highest interval-average W in each TOU period (0 where a period has no interval)."""
         periods, first, run_period = self._period_runs(schedule)

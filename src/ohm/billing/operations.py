@@ -287,7 +287,8 @@ def _rate_grid(
     received_list = received_total.tolist()
     estimated_list, missing_list = grid.estimated_share.tolist(), grid.missing_share.tolist()
     for (schedule_id, rate_start, rate_end), rows in by_schedule.items():
-        index = np.array(rows)
+        contiguous = rows[-1] - rows[0] + 1 == len(rows)  # rows ascend
+        index = slice(rows[0], rows[-1] + 1) if contiguous else np.array(rows)
         head = _determinants_head(grid, rate_start, rate_end)
         by_period: list[str] = [""] * len(rows)
         sealed: SealedLines | None = None
@@ -362,7 +363,7 @@ def _add_periods(texts: list[str], name: str, periods: list[int], values: np.nda
 
 def _rate_rows(
     grid: Grid,
-    index: np.ndarray,
+    index: np.ndarray | slice,
     rows: list[int],
     spans: list[calc.VersionSpan],
     rate_start: date,
@@ -603,8 +604,11 @@ def prepare_bills(
                 segment.rate_end = max(end, dates.read_date)
         segments[agreement["id"]] = segment
         wants.append(Want(agreement["id"], agreement["service_point_id"], start, end))
-    loaded = load_determinants(wants)
     agreements = {a["id"]: a for a in agreement_rows}
+    # Agreements on one rate schedule side by side in each grid, so each rate group's rows
+    # are one slice of it (a view, not a copy).
+    wants.sort(key=lambda want: agreements[want.agreement_id]["rate_schedule_id"])
+    loaded = load_determinants(wants)
     cache = {} if cache is None else cache
     for grid in loaded.grids:
         _rate_grid(grid, agreements, segments, cache, rater)
