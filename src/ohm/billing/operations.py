@@ -36,7 +36,6 @@ from ohm.billing.models import Bill, BillExceptionRule, BillLine, BillSegment, d
 from ohm.core import audit, bulk, identifiers
 from ohm.core.localtime import localdate, utility_zone
 from ohm.core.lookups import Ids
-from ohm.customers.models import Account
 from ohm.ledger import operations as ledger
 from ohm.ledger.batch import EntryColumns, Slot, post_columns, post_entries_batch
 from ohm.ledger.models import Category, JournalEntry
@@ -192,6 +191,7 @@ def active_rules() -> compose.Rules:
 
 
 def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
+    """The accounts' agreements to bill, with what billing needs of their account."""
     return [
         dict(row)
         for row in ServiceAgreement.objects.filter(
@@ -209,6 +209,10 @@ def _agreements(account_ids: Sequence[int], read_date: date) -> list[dict]:
             "status",
             "service_point__premise__baseline_territory",
             "service_point__premise__heat_source",
+            "account__number",
+            "account__language",
+            "account__paperless",
+            "account__medical_baseline",
         )
         .order_by("account_id", "id")
     ]
@@ -571,18 +575,12 @@ def prepare_bills(
 ) -> Prepared:
     """The reading and computing half of ``bill_accounts``: determinants, rating, history and
     the exception checks. Writes nothing."""
-    accounts = {
-        a["id"]: a
-        for a in Account.objects.filter(pk__any=Ids(account_ids)).values(
-            "id", "number", "language", "paperless", "medical_baseline", "status"
-        )
-    }
-    agreement_rows = _agreements(list(accounts), dates.read_date)
+    agreement_rows = _agreements(account_ids, dates.read_date)
     through = _billed_through([a["id"] for a in agreement_rows])
     segments: dict[int, _Segment] = {}
     wants = []
     for agreement in agreement_rows:
-        agreement["medical"] = accounts[agreement["account_id"]]["medical_baseline"]
+        agreement["medical"] = agreement["account__medical_baseline"]
         if periods is not None:
             if agreement["id"] not in periods:
                 continue
@@ -625,12 +623,14 @@ def prepare_bills(
         by_account[segment.agreement["account_id"]].append(segment)
     prepared = Prepared(
         accounts={
-            a["id"]: AccountFacts(a["number"], a["language"], a["paperless"])
-            for a in accounts.values()
+            a["account_id"]: AccountFacts(
+                a["account__number"], a["account__language"], a["account__paperless"]
+            )
+            for a in agreement_rows
         },
         agreement_ids=[a["id"] for a in agreement_rows],
         through=through,
-        skipped=len(accounts) - len(by_account),
+        skipped=len(set(account_ids)) - len(by_account),
         bills=[],
     )
     if not by_account:
