@@ -217,7 +217,7 @@ def test_a_prepared_chunk_pickles_as_columns_and_comes_back_the_same():
 
     bills = [
         _Pending(
-            1, [segment(1)], 1234, False, 0, True, False, [], date(2026, 3, 2), date(2026, 4, 1)
+            1, [segment(1)], 1234, False, 0, True, False, "[]", date(2026, 3, 2), date(2026, 4, 1)
         ),
         _Pending(
             2,
@@ -227,10 +227,9 @@ def test_a_prepared_chunk_pickles_as_columns_and_comes_back_the_same():
             2,
             False,
             True,
-            [{"code": "missing_reads", "message": "…"}],
+            '[{"code": "missing_reads", "message": "…"}]',
             date(2026, 3, 2),
             date(2026, 4, 1),
-            "[…]",
         ),
     ]
     accounts = {

@@ -298,28 +298,6 @@ class BillLine(NamedTuple):
     clause: str
 
 
-def encode_lines(lines: Iterable) -> str:
-    """Lines (anything with component, gl_role, description, quantity, unit, price,
-    amount_cents, clause) as ``lines_json`` text."""
-    return json.dumps(
-        [
-            [
-                line.component,
-                line.gl_role,
-                line.description,
-                str(line.quantity),
-                line.unit,
-                str(line.price),
-                line.amount_cents,
-                line.clause,
-            ]
-            for line in lines
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
 def decode_lines(text: str, *, segment_id: int | None, first_sequence: int = 1) -> list[BillLine]:
     return [
         BillLine(first_sequence + k, segment_id, *row) for k, row in enumerate(json.loads(text))

@@ -484,10 +484,9 @@ class _Pending(NamedTuple):
     estimated_streak: int
     is_first: bool
     is_final: bool
-    exceptions: list[dict]
+    exceptions_json: str  # "[]" unless held: [{code, message}]
     start_date: date  # the bill's period: its segments' first day and (exclusive) end
     end_date: date
-    exceptions_json: str = "[]"
 
 
 @dataclass(slots=True)
@@ -507,7 +506,7 @@ class Prepared:
     # the time, measured, for a chunk's thousands).
     def __getstate__(self) -> tuple:
         segments = [s for bill in self.bills for s in bill.segments]
-        bills = list(zip(*self.bills, strict=True))
+        bills: list = list(zip(*self.bills, strict=True))
         if bills:
             bills[1] = [len(bill.segments) for bill in self.bills]
         return (
@@ -690,10 +689,9 @@ def prepare_bills(
                 estimated_streak=streaks[k],
                 is_first=first[k],
                 is_final=final[k],
-                exceptions=exceptions,
+                exceptions_json=json.dumps(exceptions) if exceptions else "[]",
                 start_date=min(s.start_date for s in mine) if len(mine) > 1 else mine[0].start_date,
                 end_date=max(s.end_date for s in mine) if len(mine) > 1 else mine[0].end_date,
-                exceptions_json=json.dumps(exceptions) if exceptions else "[]",
             )
         )
     return prepared
@@ -702,7 +700,7 @@ def prepare_bills(
 @dataclass(slots=True)
 class SealedLines:
     """Rated bills' lines in the form they are written and checked in, per agreement: the
-    ``lines_json`` text (``models.encode_lines``' format), the charges, the credit per GL role
+    ``lines_json`` text (``BillSegment.lines_json``'s format), the charges, the credit per GL role
     (negative cents, a role for every line shown), the lines that are not taxes or surcharges
     summed, and the lines below zero."""
 
@@ -882,7 +880,6 @@ def issue_bills(
                 estimated_streak=pending.estimated_streak,
                 is_first=pending.is_first,
                 is_final=pending.is_final,
-                exceptions=pending.exceptions,
                 exceptions_json=pending.exceptions_json,
                 messages_json=text,
                 language=account.language or "en",
@@ -892,8 +889,8 @@ def issue_bills(
             )
         )
     _write(drafts, cycle=dates.cycle, run_id=run_id, at=at, created_by=created_by)
-    issued = [d for d in drafts if not d.exceptions]
-    held = [d for d in drafts if d.exceptions]
+    issued = [d for d in drafts if not d.held]
+    held = [d for d in drafts if d.held]
     if issued:
         _post_entries(issued, actor=actor, at=at, source=f"bill_run:{run_id or ''}")
     if held:
@@ -996,7 +993,6 @@ class _Draft:
     estimated_streak: int
     is_first: bool
     is_final: bool
-    exceptions: list[dict]
     exceptions_json: str
     messages_json: str
     language: str
@@ -1007,6 +1003,10 @@ class _Draft:
     @property
     def entry_key(self) -> str:
         return f"bill:{self.number}"
+
+    @property
+    def held(self) -> bool:
+        return self.exceptions_json != "[]"
 
 
 def _messages(
@@ -1125,7 +1125,7 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
                 d.number,
                 d.account_id,
                 cycle,
-                held if d.exceptions else issued,
+                held if d.held else issued,
                 day[d.bill_date],
                 day[d.due_date],
                 day[d.start_date],
@@ -1148,7 +1148,7 @@ def _write(drafts: list[_Draft], *, cycle: int, run_id: int | None, at: datetime
                 run_id,
                 at_db,
                 created_by,
-                None if d.exceptions else at_db,
+                None if d.held else at_db,
                 "",
             )
         )
